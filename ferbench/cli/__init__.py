@@ -1,0 +1,1 @@
+"""The `ferbench` command line: one module per group of subcommands."""

@@ -1,0 +1,3 @@
+"""Subcommands (filled in by its issue)."""
+
+COMMANDS: list = []

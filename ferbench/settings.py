@@ -1,0 +1,57 @@
+"""The one settings object: every knob comes from the environment (names fixed in DESIGN.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FERBENCH_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path("./var"), description="State folder for the embedded defaults")
+    data_dir: Path = Field(default=Path("./data"), description="Where datasets are looked for")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default sqlite under home")
+    broker_url: str | None = Field(default=None, description="Redis URL; unset: `ferbench up` starts one")
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "FERBENCH_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI; unset: `ferbench up` starts `mlflow server`",
+    )
+    api_keys: str = Field(default="", description="Comma-separated keys; when set, write endpoints need X-API-Key")
+    read_requires_key: bool = Field(default=False, description="Also require X-API-Key on read endpoints")
+    cors_origins: str = Field(default="", description="Comma-separated CORS allow-list")
+    max_epochs: int = Field(default=500, description="Server cap on epochs per experiment")
+    max_batch_size: int = Field(default=1024, description="Server cap on batch size")
+    max_body_bytes: int = Field(default=1_000_000, description="Largest accepted request body")
+    task_soft_time_limit_s: int = Field(default=12 * 3600, description="Celery soft time limit of a training task")
+    task_hard_time_limit_s: int = Field(default=13 * 3600, description="Celery hard time limit of a training task")
+    max_attempts: int = Field(default=3, description="Deliveries of one experiment before it is failed")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    mlflow_host: str = "127.0.0.1"
+    mlflow_port: int = 5000
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'ferbench.db').resolve()}"
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
