@@ -1,0 +1,3 @@
+"""`ferbench db ...`: schema migrations (the prestart step)."""
+
+COMMANDS: list = []

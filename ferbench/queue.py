@@ -1,0 +1,46 @@
+"""The Celery client both the API and the worker use: one place for the queue's settings.
+
+Importing this never imports TensorFlow: the API enqueues by task name only.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from ferbench.settings import Settings
+
+RUN_EXPERIMENT_TASK = "ferbench.run_experiment"
+GPU_QUEUE = "gpu"
+
+
+def make_celery(settings: Settings, broker_url: str | None = None) -> Celery:
+    """A Celery app configured for long GPU jobs (DESIGN.md, "Job lifecycle")."""
+    url = broker_url or settings.broker_url
+    if not url:
+        raise RuntimeError("FERBENCH_BROKER_URL is not set (ferbench up sets it for the processes it starts)")
+    # The broker must not hand a running job to a second worker: its visibility timeout has to
+    # outlast the hard time limit of any task.
+    visibility = {"visibility_timeout": settings.task_hard_time_limit_s + 600}
+    app = Celery("ferbench", broker=url, backend=url)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_soft_time_limit=settings.task_soft_time_limit_s,
+        task_time_limit=settings.task_hard_time_limit_s,
+        task_routes={RUN_EXPERIMENT_TASK: {"queue": GPU_QUEUE}},
+        task_default_queue=GPU_QUEUE,
+        broker_transport_options=visibility,
+        result_backend_transport_options=visibility,
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def enqueue_experiment(app: Celery, experiment_id: str) -> None:
+    """Send the run task by name, with the experiment id as the Celery task id."""
+    app.send_task(RUN_EXPERIMENT_TASK, args=[experiment_id], task_id=experiment_id, queue=GPU_QUEUE)
