@@ -1,3 +1,75 @@
-"""Subcommands (filled in by its issue)."""
+"""`ferbench preprocess` (decode a dataset once into the cache, print its data report) and `ferbench datasets`."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fer_models.data.catalog import DEFAULT_SPLIT_SEED, list_datasets, load_dataset
+from fer_models.data.report import dataset_report
+from ferbench.settings import get_settings
+
+
+@click.command("preprocess")
+@click.option("--dataset", "name", default="fer2013", show_default=True,
+              help="Dataset name: fer2013, synthetic, or a folder under the data folder.")
+@click.option("--source", type=click.Path(path_type=Path), default=None,
+              help="Read this CSV, folder or .zip instead of looking under FERBENCH_DATA_DIR.")
+@click.option("--skip-bad", is_flag=True, help="Skip (and count) malformed CSV rows instead of failing.")
+@click.option("--split-seed", type=int, default=DEFAULT_SPLIT_SEED, show_default=True,
+              help="Seed of the stratified split where the source has none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the data report as JSON.")
+def preprocess_command(name: str, source: Path | None, skip_bad: bool, split_seed: int, as_json: bool) -> None:
+    """Decode a dataset once into the cache (reused while the source is unchanged) and print its data report."""
+    settings = get_settings()
+    console = Console(stderr=True)  # progress and warnings on stderr: stdout carries the report
+    with Progress(TextColumn(f"decoding {name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=as_json, transient=True) as bar:
+        task = bar.add_task("decode", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            logging.getLogger("fer_models.data").setLevel(logging.ERROR)  # warnings are shown once, below
+            dataset = load_dataset(name, data_dir=Path(settings.data_dir), cache_dir=Path(settings.cache_dir),
+                                   source=source, split_seed=split_seed, progress=progress, skip_bad=skip_bad)
+    for warning in caught:
+        console.print(f"[yellow]warning:[/yellow] {warning.message}")
+    report = dataset_report(dataset)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.to_text())
+
+
+@click.command("datasets")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (what GET /datasets returns).")
+def datasets_command(as_json: bool) -> None:
+    """List datasets: whether present, classes, split sizes, where found or how to get them."""
+    settings = get_settings()
+    infos = list_datasets(Path(settings.data_dir), Path(settings.cache_dir))
+    if as_json:
+        click.echo(json.dumps([info.to_dict() for info in infos], indent=2))
+        return
+    table = Table(title=f"FER Bench datasets (data folder {settings.data_dir})")
+    for column in ("name", "present", "split sizes (train/val/test)", "where / how to get"):
+        table.add_column(column)
+    for info in infos:
+        sizes = ("/".join(str(info.split_sizes[s]) for s in ("train", "val", "test")) if info.split_sizes
+                 else "not decoded yet")
+        table.add_row(info.name, "yes" if info.present else "no", sizes,
+                      (info.source or "") if info.present else info.how_to_get)
+    Console().print(table)
+    click.echo(f"classes: {', '.join(infos[0].classes)}" if infos else "")
+
+
+COMMANDS: list[click.Command] = [preprocess_command, datasets_command]

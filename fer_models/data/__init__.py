@@ -1,0 +1,1 @@
+"""Datasets: sources, cache, splits, reports, the input pipeline, augmentation and TTA."""
