@@ -1,3 +1,69 @@
-"""Subcommands (filled in by its issue)."""
+"""`ferbench models`: the model catalogue, read from the TF-free registry (Keras only with --params)."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fer_models.models.registry import ModelInfo, get_model_info, get_model, list_model_infos
+
+
+def _params_at_default(info: ModelInfo) -> int:
+    model = get_model(info.name)
+    return int(model.count_params())
+
+
+def _catalogue_table(infos: list[ModelInfo], params: dict[str, int]) -> Table:
+    table = Table(title="FER Bench models")
+    table.add_column("name", no_wrap=True)
+    for column in ("family", "input min/default", "imagenet"):
+        table.add_column(column)
+    if params:
+        table.add_column("params", justify="right")
+    table.add_column("description", min_width=24)
+    for info in infos:
+        row = [info.name, info.family, f"{info.min_input_size}/{info.default_input_size}",
+               "yes" if info.imagenet_weights else "no"]
+        if params:
+            row.append(f"{params[info.name]:,}")
+        table.add_row(*row, info.description)
+    return table
+
+
+def _hyperparameter_table(info: ModelInfo) -> Table:
+    table = Table(title=f"{info.name} hyperparameters")
+    for column in ("name", "type", "default", "accepted", "description"):
+        table.add_column(column)
+    for hp in info.hyperparameters:
+        table.add_row(hp.name, hp.type, repr(hp.default), hp.accepted(), hp.description)
+    return table
+
+
+@click.command("models")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON (what GET /models returns).")
+@click.option("--params", is_flag=True, help="Also build each model at its default input size to count parameters (slow).")
+def models_command(name: str | None, as_json: bool, params: bool) -> None:
+    """List the model zoo, or show one model's hyperparameters with NAME."""
+    infos = [get_model_info(name)] if name else list_model_infos()
+    counts: dict[str, int] = {info.name: _params_at_default(info) for info in infos} if params else {}
+    if as_json:
+        docs: list[dict[str, Any]] = []
+        for info in infos:
+            doc = info.to_dict()
+            if counts:
+                doc["params"] = counts[info.name]
+            docs.append(doc)
+        click.echo(json.dumps(docs[0] if name else docs, indent=2))
+        return
+    console = Console()
+    console.print(_catalogue_table(infos, counts))
+    if name:
+        console.print(_hyperparameter_table(infos[0]))
+
+
+COMMANDS: list[click.Command] = [models_command]

@@ -1,0 +1,35 @@
+"""ResNet50 base + head, with the write-up's head-first, then stage-by-stage unfreezing (see finetune.py)."""
+
+from __future__ import annotations
+
+import keras
+
+from fer_models.models.cnn import dense_head
+from fer_models.models.finetune import apply_phase
+from fer_models.models.input_adapter import InputAdapter, pixel_input
+from fer_models.models.weights import imagenet_base
+
+
+def resnet_features(inputs: keras.KerasTensor, *, input_size: int, weights: str, model_name: str) -> keras.KerasTensor:
+    x = InputAdapter(input_size, 3, "caffe", name="input_adapter")(inputs)
+    return imagenet_base("resnet50", input_size=input_size, weights=weights, model_name=model_name)(x)
+
+
+def first_phase(model: keras.Model, name: str, hp: dict) -> keras.Model:
+    """The built model is already in its epoch-0 state (head only, unless the schedule starts at 0)."""
+    from fer_models.models.finetune import training_phases
+
+    apply_phase(model, training_phases(name, hp)[0])
+    return model
+
+
+def resnet50(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, weights: str = "none",
+             dense_units: int = 256, dropout: float = 0.5, unfreeze_schedule: str = "5:3,10:9",
+             unfreeze_unit: str = "blocks", finetune_lr_factor: float = 0.1) -> keras.Model:
+    inputs = pixel_input(image_size)
+    x = resnet_features(inputs, input_size=input_size, weights=weights, model_name="resnet50")
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inputs, dense_head(x, dense_units=dense_units, dropout=dropout, num_classes=num_classes),
+                        name="resnet50")
+    return first_phase(model, "resnet50", {"unfreeze_schedule": unfreeze_schedule, "unfreeze_unit": unfreeze_unit,
+                                           "finetune_lr_factor": finetune_lr_factor})

@@ -1,0 +1,37 @@
+"""`ferbench models`: the catalogue as a table and as the JSON GET /models serves."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_models.models.registry import list_model_infos, list_models
+from ferbench.cli.main import main
+
+
+def test_json_catalogue_is_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["models", "--json"])
+    assert json.loads(capsys.readouterr().out) == [info.to_dict() for info in list_model_infos()]
+
+
+def test_table_lists_every_model(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    main(["models"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in list_models())
+
+
+def test_one_model_shows_its_hyperparameters(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    main(["models", "resnet50"])
+    out = capsys.readouterr().out
+    assert "unfreeze_schedule" in out and "finetune_lr_factor" in out
+
+
+def test_unknown_model_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models", "mini-xceptoin"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Did you mean 'mini-xception'?" in err
