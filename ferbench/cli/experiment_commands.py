@@ -1,3 +1,381 @@
-"""Subcommands (filled in by its issue)."""
+"""`ferbench train`, `evaluate` and `visualize`: the write-up's commands, run in-process.
 
-COMMANDS: list = []
+TensorFlow/Keras are imported inside the commands, so `ferbench --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from fer_models.errors import FerBenchError
+from ferbench.settings import Settings, get_settings
+
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
+                   "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms",
+                   "inference_ms_p95", "throughput", "params", "model_bytes")
+
+
+def tracking_uri_for(settings: Settings) -> str:
+    """MLFLOW_TRACKING_URI when set, else a sqlite store under FERBENCH_HOME (created and migrated once)."""
+    from fer_models.tracking.uri import default_tracking_uri, local_artifact_root, validate_tracking_uri
+
+    if settings.mlflow_tracking_uri:
+        return validate_tracking_uri(settings.mlflow_tracking_uri)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    uri = default_tracking_uri(settings.home)
+    from ferbench.services.mlflow_server import prepare_store
+
+    prepare_store(uri, local_artifact_root(uri) or "")
+    return uri
+
+
+def _console(as_json: bool) -> Console:
+    # With --json, stdout carries only the JSON document; humans' output goes to stderr.
+    return Console(stderr=as_json)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+    return str(value)
+
+
+def _metrics_table(metrics: dict[str, float], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in SUMMARY_METRICS:
+        if key in metrics:
+            table.add_row(key, _fmt(metrics[key]))
+    return table
+
+
+def _per_class_table(per_class: dict[str, dict[str, float]]) -> Table:
+    table = Table(title="Per class (test split)")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in per_class.items():
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(int(row["support"])))
+    return table
+
+
+@contextmanager
+def _cooperative_interrupt() -> Iterator[dict[str, bool]]:
+    """First Ctrl-C asks the engine to stop after the current batch (checkpoint kept); a second one aborts."""
+    flag = {"stop": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag["stop"]:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _parse_hp(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --hp dropout=0.3)", param_hint="--hp")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+# ---- train --------------------------------------------------------------------------------------
+
+
+@click.command("train")
+@click.option("--model", required=True, help="Model name (see `ferbench models`).")
+@click.option("--dataset", default=None, help="Dataset name (default synthetic; see `ferbench datasets`).")
+@click.option("--epochs", type=int, default=None, help="Epochs (1-1000, default 10).")
+@click.option("--batch-size", type=int, default=None, help="Batch size (1-4096, default 64).")
+@click.option("--learning-rate", "--lr", type=float, default=None, help="Learning rate (default 0.001).")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd", "adamw"]), default=None)
+@click.option("--momentum", type=float, default=None, help="SGD momentum [0, 1).")
+@click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum (sgd).")
+@click.option("--weight-decay", type=float, default=None)
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine", "plateau"]), default=None)
+@click.option("--warmup-epochs", type=int, default=None)
+@click.option("--label-smoothing", type=float, default=None, help="0 to 0.5.")
+@click.option("--class-weighting", type=click.Choice(["none", "balanced"]), default=None)
+@click.option("--augmentation", default=None, help="Augmentation preset name.")
+@click.option("--early-stopping-patience", type=int, default=None, help="Enable early stopping with this patience.")
+@click.option("--early-stopping-monitor", type=click.Choice(["val_loss", "val_accuracy"]), default=None)
+@click.option("--restore-best-weights/--no-restore-best-weights", default=None)
+@click.option("--input-size", type=int, default=None, help="Resize inside the model (default: the model's).")
+@click.option("--seed", type=int, default=None)
+@click.option("--split-seed", type=int, default=None)
+@click.option("--time-budget-minutes", type=float, default=None, help="Stop gracefully after this long.")
+@click.option("--hp", "hp", multiple=True, metavar="KEY=VALUE", help="Model hyperparameter (repeatable).")
+@click.option("--weights", default=None, help="none, imagenet, or a .weights.h5/.keras file.")
+@click.option("--tta", type=click.Choice(["none", "flip", "ten_crop"]), default=None, help="Test-time augmentation.")
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Checkpoint folder; an interrupted run resumes when given the same folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def train_command(as_json: bool, work_dir: Path | None, hp: tuple[str, ...], early_stopping_patience: int | None,
+                  early_stopping_monitor: str | None, restore_best_weights: bool | None, **fields: Any) -> None:
+    """Train and evaluate one model, logged to MLflow; prints a metrics table (or --json)."""
+    from fer_models.training.spec import parse_spec
+
+    settings = get_settings()
+    data = {k: v for k, v in fields.items() if v is not None}
+    if hp:
+        data["hyperparameters"] = _parse_hp(hp)
+    if any(v is not None for v in (early_stopping_patience, early_stopping_monitor, restore_best_weights)):
+        es: dict[str, Any] = {}
+        if early_stopping_patience is not None:
+            es["patience"] = early_stopping_patience
+        if early_stopping_monitor is not None:
+            es["monitor"] = early_stopping_monitor
+        if restore_best_weights is not None:
+            es["restore_best_weights"] = restore_best_weights
+        data["early_stopping"] = es
+    spec = parse_spec(data, allow_weight_files=True)  # every spec error before anything heavy starts
+    uri = tracking_uri_for(settings)
+    if work_dir is None:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        work_dir = settings.runs_dir / f"{spec.model}-{spec.dataset}-{stamp}"
+    console = _console(as_json)
+    result = _train_with_progress(spec, settings, uri, work_dir, console, show_progress=not as_json)
+    payload = {
+        "status": result.status, "mlflow_run_id": result.mlflow_run_id, "epochs_completed": result.epochs_completed,
+        "stopped_reason": result.stopped_reason, "metrics": result.metrics, "per_class": result.per_class,
+        "confusion_matrix": result.confusion_matrix, "history": result.history,
+        "dataset_fingerprint": result.dataset_fingerprint, "split_fingerprint": result.split_fingerprint,
+        "work_dir": str(work_dir), "tracking_uri": uri,
+    }
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    if result.status == "cancelled":
+        console.print(f"[yellow]Stopped after {result.epochs_completed} epoch(s).[/] Resume with: "
+                      f"ferbench train --model {spec.model} ... --work-dir {work_dir}")
+        return
+    console.print(_metrics_table(result.metrics, f"{spec.model} on {spec.dataset}: {result.status} "
+                                                 f"({result.epochs_completed} epochs)"))
+    console.print(_per_class_table(result.per_class))
+    console.print(f"MLflow run {result.mlflow_run_id} at {uri}")
+
+
+def _train_with_progress(spec: Any, settings: Settings, uri: str, work_dir: Path, console: Console,
+                         *, show_progress: bool) -> Any:
+    from fer_models.training.engine import run_experiment
+    from fer_models.training.hooks import Progress as EngineProgress
+    from fer_models.training.hooks import RunHooks
+
+    columns = (TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]} batch {task.fields[batch]}"),
+               BarColumn(), TaskProgressColumn(),
+               TextColumn("loss {task.fields[loss]} acc {task.fields[acc]}"), TextColumn("ETA"),
+               TimeRemainingColumn())
+    bar = Progress(*columns, console=console, disable=not show_progress, transient=False)
+    task = bar.add_task("train", total=None, epoch=0, epochs=spec.epochs, batch="-", loss="-", acc="-")
+
+    def on_progress(p: EngineProgress) -> None:
+        done = (p.epoch - 1) * p.batches + p.batch
+        bar.update(task, total=p.epochs * p.batches, completed=done, epoch=p.epoch, epochs=p.epochs,
+                   batch=f"{p.batch}/{p.batches}", loss=f"{p.metrics.get('loss', float('nan')):.4f}",
+                   acc=f"{p.metrics.get('accuracy', float('nan')):.3f}")
+
+    with _cooperative_interrupt() as flag, bar:
+        hooks = RunHooks(on_progress=on_progress, should_stop=lambda: flag["stop"], progress_every_batches=5)
+        return run_experiment(spec, work_dir=work_dir, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                              tracking_uri=uri, hooks=hooks)
+
+
+# ---- evaluate -----------------------------------------------------------------------------------
+
+
+def _finished_model_runs(client: Any, dataset: str | None, model: str | None = None) -> list[Any]:
+    """FINISHED training runs (they carry a `model` tag), best test accuracy first."""
+    from fer_models.tracking.run_logger import EXPERIMENT_PREFIX, experiment_name_for
+
+    if dataset:
+        exp = client.get_experiment_by_name(experiment_name_for(dataset))
+        experiments = [exp] if exp else []
+    else:
+        experiments = [e for e in client.search_experiments() if e.name.startswith(EXPERIMENT_PREFIX)]
+    if not experiments:
+        return []
+    query = "attributes.status = 'FINISHED'"
+    if model:
+        query += f" and tags.model = '{model}'"
+    runs = client.search_runs([e.experiment_id for e in experiments], filter_string=query,
+                              order_by=["metrics.test_accuracy DESC"], max_results=5000)
+    return [r for r in runs if "model" in r.data.tags and "test_accuracy" in r.data.metrics]
+
+
+@click.command("evaluate")
+@click.option("--model", required=True, help="Model name whose trained run to evaluate.")
+@click.option("--run-id", default=None, help="A specific MLflow run (default: that model's best run).")
+@click.option("--dataset", default=None, help="Only consider runs on this dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def evaluate_command(model: str, run_id: str | None, dataset: str | None, as_json: bool) -> None:
+    """Re-evaluate the best (or named) trained run of a model on its test split, from the logged model."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    settings = get_settings()
+    uri = tracking_uri_for(settings)
+    client = MlflowClient(tracking_uri=uri)
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except MlflowException:
+            raise FerBenchError(f"no MLflow run {run_id!r} at {uri}; list runs with `ferbench visualize` or the UI") from None
+        if run.data.tags.get("model") != model:
+            raise FerBenchError(f"run {run_id} trained {run.data.tags.get('model')!r}, not {model!r}")
+    else:
+        runs = _finished_model_runs(client, dataset, model)
+        if not runs:
+            where = f" on dataset {dataset!r}" if dataset else ""
+            raise FerBenchError(f"no finished run of model {model!r}{where} at {uri}; train one with "
+                                f"`ferbench train --model {model}`")
+        run = runs[0]
+    evaluation, run = _evaluate_run(client, uri, run, settings)
+    metrics = evaluation.metrics
+    payload = {"run_id": run.info.run_id, "model": model, "dataset": run.data.tags.get("dataset"),
+               "metrics": metrics, "per_class": evaluation.report.per_class,
+               "confusion_matrix": evaluation.report.confusion_matrix,
+               "logged_test_accuracy": run.data.metrics.get("test_accuracy")}
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    console = Console()
+    console.print(_metrics_table(metrics, f"{model} on {payload['dataset']} (run {run.info.run_id})"))
+    console.print(_per_class_table(evaluation.report.per_class))
+
+
+def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[Any, Any]:
+    import mlflow
+
+    from fer_models.data.catalog import load_dataset
+    from fer_models.evaluation.evaluate import evaluate_model
+
+    tags, params = run.data.tags, run.data.params
+    dataset = load_dataset(tags["dataset"], data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                           split_seed=int(params.get("split_seed", 42)))
+    if tags.get("split_fingerprint") and dataset.split_fingerprint != tags["split_fingerprint"]:
+        raise FerBenchError(
+            f"dataset {tags['dataset']!r} no longer gives run {run.info.run_id}'s split "
+            f"(fingerprint {dataset.split_fingerprint} != {tags['split_fingerprint']}): its data changed"
+        )
+    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model", tracking_uri=uri)
+    keras_model = mlflow.keras.load_model(local)
+    x_test, y_test = dataset.subset("test")
+    evaluation = evaluate_model(keras_model, x_test, y_test, list(dataset.class_names),
+                                tta=params.get("tta", "none"))
+    return evaluation, run
+
+
+# ---- visualize ----------------------------------------------------------------------------------
+
+
+@click.command("visualize")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default FERBENCH_HOME/charts).")
+@click.option("--dataset", default=None, help="One dataset (default: every dataset with finished runs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
+def visualize_command(out_dir: Path | None, dataset: str | None, as_json: bool) -> None:
+    """Comparison charts across finished runs (best run per model), as PNGs also logged to MLflow."""
+    from mlflow.tracking import MlflowClient
+
+    settings = get_settings()
+    uri = tracking_uri_for(settings)
+    client = MlflowClient(tracking_uri=uri)
+    out_dir = out_dir or settings.home / "charts"
+    runs = _finished_model_runs(client, dataset)
+    if not runs:
+        where = f" on dataset {dataset!r}" if dataset else ""
+        raise FerBenchError(f"no finished training runs{where} at {uri}; train some with `ferbench train`")
+    written: dict[str, list[str]] = {}
+    by_dataset: dict[str, list[Any]] = {}
+    for run in runs:
+        by_dataset.setdefault(run.data.tags["dataset"], []).append(run)
+    for name, dataset_runs in sorted(by_dataset.items()):
+        paths = _charts_for_dataset(client, uri, name, dataset_runs, out_dir / name)
+        written[name] = [str(p) for p in paths]
+    if as_json:
+        click.echo(json.dumps({"out": str(out_dir), "charts": written}, indent=2))
+        return
+    for name, paths in written.items():
+        click.echo(f"{name}: {len(paths)} charts in {out_dir / name}")
+        for path in paths:
+            click.echo(f"  {path}")
+
+
+def _charts_for_dataset(client: Any, uri: str, dataset: str, runs: list[Any], out_dir: Path) -> list[Path]:
+    import mlflow
+
+    from fer_models.evaluation.plots import RunSummary, comparison_charts
+
+    # Numbers from different splits are never compared: keep the split most runs share.
+    by_split: dict[str, list[Any]] = {}
+    for run in runs:
+        by_split.setdefault(run.data.tags.get("split_fingerprint", ""), []).append(run)
+    runs = max(by_split.values(), key=len)
+    best: dict[str, Any] = {}
+    for run in runs:  # already sorted best first
+        best.setdefault(run.data.tags["model"], run)
+    summaries, class_names = [], None
+    for model, run in best.items():
+        report: dict[str, Any] = {}
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="per_class_report.json",
+                                                       tracking_uri=uri)
+            report = json.loads(Path(path).read_text())
+        except Exception as exc:  # a run without its report still gets its bars and dots
+            click.echo(f"warning: run {run.info.run_id} has no per-class report ({exc})", err=True)
+        class_names = class_names or report.get("class_names")
+        metrics = {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")}
+        summaries.append(RunSummary(model=model, run_id=run.info.run_id, metrics=metrics,
+                                    per_class=report.get("per_class", {}),
+                                    confusion_matrix=report.get("confusion_matrix")))
+    if class_names is None:
+        from fer_models.data.labels import CLASS_NAMES
+
+        class_names = list(CLASS_NAMES)
+    paths = comparison_charts(summaries, class_names, out_dir, dataset=dataset)
+    _log_charts(uri, dataset, paths, [s.run_id for s in summaries])
+    return paths
+
+
+def _log_charts(uri: str, dataset: str, paths: list[Path], run_ids: list[str]) -> None:
+    """One run tagged ferbench.kind=comparison_charts (no `model` tag, so never ranked) holds the PNGs."""
+    from fer_models.tracking.run_logger import RunLogger
+
+    logger = RunLogger(uri)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    logger.open(dataset, run_id=None, run_name=f"comparison-{stamp}",
+                tags={"ferbench.kind": "comparison_charts", "compared_runs": ",".join(run_ids)[:5000]})
+    try:
+        for path in paths:
+            logger.log_artifact(path, "charts")
+    except BaseException as exc:
+        logger.finish("FAILED", error=str(exc))
+        raise
+    logger.finish("FINISHED")
+
+
+COMMANDS: list[click.Command] = [train_command, evaluate_command, visualize_command]

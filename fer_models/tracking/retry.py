@@ -1,0 +1,36 @@
+"""Retry MLflow calls with exponential backoff: a tracking server restart must not kill a training run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def is_transient(exc: BaseException) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        # A 4xx answer is deliberate (bad value, no such run): retrying cannot change it; 429 can.
+        status = exc.get_http_status_code()
+        return not (400 <= status < 500) or status == 429
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+
+
+def with_retries(fn: Callable[[], T], *, what: str, attempts: int = 4, base_delay: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call fn; on a transient error wait base_delay * 2**k and try again, up to `attempts` calls."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            delay = base_delay * 2**attempt
+            log.warning("MLflow %s failed (%s); retrying in %.1f s", what, exc, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")

@@ -1,0 +1,195 @@
+"""The experiment spec: every knob of one training run, validated before any training starts.
+
+TF-free: the API validates request bodies with this class, so the model registry and the
+augmentation presets are imported lazily and only their TF-free parts are touched.
+Every range error names the accepted range (pydantic's own `ge`/`le` messages name only one bound).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from fer_models.errors import FerBenchError, ModelError, SpecError
+
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _int_range(lo: int, hi: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be an integer from {lo} to {hi}, got {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _float_range(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> AfterValidator:
+    left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
+
+    def check(value: float) -> float:
+        below = value <= lo if lo_open else value < lo
+        above = value >= hi if hi_open else value > hi
+        if not math.isfinite(value) or below or above:
+            raise ValueError(f"must be a number in {left}{lo:g}, {hi:g}{right}, got {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _schema(lo: float, hi: float, **extra: Any) -> dict[str, Any]:
+    return {"minimum": lo, "maximum": hi, **extra}
+
+
+Epochs = Annotated[int, _int_range(1, 1000), Field(json_schema_extra=_schema(1, 1000))]
+BatchSize = Annotated[int, _int_range(1, 4096), Field(json_schema_extra=_schema(1, 4096))]
+LearningRate = Annotated[float, _float_range(0.0, 1e4, lo_open=True), Field(json_schema_extra=_schema(0, 1e4))]
+Momentum = Annotated[float, _float_range(0.0, 1.0, hi_open=True), Field(json_schema_extra=_schema(0, 1))]
+WeightDecay = Annotated[float, _float_range(0.0, 1.0), Field(json_schema_extra=_schema(0, 1))]
+WarmupEpochs = Annotated[int, _int_range(0, 100), Field(json_schema_extra=_schema(0, 100))]
+LabelSmoothing = Annotated[float, _float_range(0.0, 0.5), Field(json_schema_extra=_schema(0, 0.5))]
+Seed = Annotated[int, _int_range(0, 2**31 - 1), Field(json_schema_extra=_schema(0, 2**31 - 1))]
+Patience = Annotated[int, _int_range(1, 1000), Field(json_schema_extra=_schema(1, 1000))]
+InputSize = Annotated[int, _int_range(8, 1024), Field(json_schema_extra=_schema(8, 1024))]  # per-model minimum: registry
+BudgetMinutes = Annotated[
+    float, _float_range(0.0, 7 * 24 * 60.0, lo_open=True), Field(json_schema_extra=_schema(0, 7 * 24 * 60))
+]
+
+
+class EarlyStoppingSpec(BaseModel):
+    """Stop when `monitor` has not improved for `patience` epochs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patience: Patience = 5
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    restore_best_weights: bool = True
+
+
+class ExperimentSpec(BaseModel):
+    """One experiment. Unknown fields are rejected; `resolved()` fills the model's defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+    model: str = Field(description="Model name from the catalogue (`ferbench models`)")
+    dataset: str = Field(default="synthetic", description="Dataset name (`ferbench datasets`)")
+    epochs: Epochs = 10
+    batch_size: BatchSize = 64
+    learning_rate: LearningRate = 1e-3
+    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
+    momentum: Momentum = Field(default=0.9, description="SGD momentum (ignored by adam/adamw)")
+    nesterov: bool = Field(default=False, description="Nesterov momentum (sgd only)")
+    weight_decay: WeightDecay = 0.0
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    warmup_epochs: WarmupEpochs = Field(default=0, description="Linear warm-up epochs; fewer than `epochs`")
+    label_smoothing: LabelSmoothing = 0.0
+    class_weighting: Literal["none", "balanced"] = "none"
+    augmentation: str = Field(default="none", description="Augmentation preset name")
+    early_stopping: EarlyStoppingSpec | None = Field(default=None, description="Off when null")
+    input_size: InputSize | None = Field(default=None, description="Resize inside the model; null: the model's default")
+    seed: Seed = 0
+    split_seed: Seed = 42
+    time_budget_minutes: BudgetMinutes | None = Field(default=None, description="Stop gracefully after this much training")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Checked against the model's schema")
+    weights: str = Field(default="none", description="none or imagenet (the CLI also accepts a .weights.h5/.keras file)")
+    tta: Literal["none", "flip", "ten_crop"] = "none"
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from fer_models.models.registry import get_model_info
+
+        try:
+            get_model_info(value)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_name(cls, value: str) -> str:
+        if not _DATASET_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a dataset name: use 1-64 letters, digits, '_', '.', '-' (e.g. synthetic, fer2013)"
+            )
+        return value
+
+    @field_validator("augmentation")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        from fer_models.data.augmentation import AUGMENTATION_PRESETS
+
+        if value not in AUGMENTATION_PRESETS:
+            raise ValueError(f"unknown preset {value!r}; accepted: {', '.join(sorted(AUGMENTATION_PRESETS))}")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str, info: ValidationInfo) -> str:
+        if value in ("none", "imagenet"):
+            return value
+        # Only local callers (the CLI) may name a file: an API body must never make the worker read paths.
+        if info.context and info.context.get("allow_weight_files"):
+            if not Path(value).is_file():
+                raise ValueError(f"weights file {value!r} does not exist; accepted: none, imagenet or an existing file")
+            return str(Path(value).resolve())
+        raise ValueError(f"{value!r} is not accepted; accepted: none, imagenet")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ExperimentSpec:
+        from fer_models.models.registry import get_model_info, validate_hyperparameters, validate_input_size
+
+        if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs} must be smaller than epochs={self.epochs}")
+        try:
+            validate_hyperparameters(self.model, dict(self.hyperparameters))
+        except ModelError as exc:
+            raise ValueError(f"hyperparameters: {exc}") from None
+        if self.input_size is not None:
+            try:
+                validate_input_size(self.model, self.input_size)
+            except ModelError as exc:
+                raise ValueError(f"input_size: {exc}") from None
+        if self.weights == "imagenet" and not get_model_info(self.model).imagenet_weights:
+            raise ValueError(f"weights: model {self.model!r} has no ImageNet weights; accepted: none")
+        return self
+
+    def resolved(self) -> ExperimentSpec:
+        """The same spec with the model's default hyperparameters and input size filled in."""
+        from fer_models.models.registry import get_model_info, validate_hyperparameters, validate_input_size
+
+        hp = validate_hyperparameters(self.model, dict(self.hyperparameters))
+        info = get_model_info(self.model)
+        size = validate_input_size(self.model, self.input_size if self.input_size is not None else info.default_input_size)
+        return self.model_copy(update={"hyperparameters": hp, "input_size": size})
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field=value: message`, for the CLI and logs."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field; accepted: {', '.join(ExperimentSpec.model_fields)}"
+        if not loc:  # a cross-field check: its message names the fields itself
+            parts.append(msg)
+            continue
+        value = err.get("input")
+        shown = f"={value!r}" if not isinstance(value, dict) else ""
+        parts.append(f"{loc}{shown}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_spec(data: dict[str, Any], *, allow_weight_files: bool = False) -> ExperimentSpec:
+    """Validate a dict into a spec, raising SpecError with every field, value and accepted range."""
+    try:
+        return ExperimentSpec.model_validate(data, context={"allow_weight_files": allow_weight_files})
+    except ValidationError as exc:
+        raise SpecError(f"invalid experiment spec: {describe_validation_error(exc)}") from None
+    except FerBenchError as exc:  # e.g. a registry error raised outside a validator
+        raise SpecError(f"invalid experiment spec: {exc}") from None

@@ -1,0 +1,1 @@
+"""Local server processes the stack starts (Redis, MLflow tracking server)."""

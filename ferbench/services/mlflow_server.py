@@ -1,0 +1,170 @@
+"""A local `mlflow server` for `ferbench up` and the tests: sqlite store, served artifacts, clean stop.
+
+The sqlite store is created and migrated in this process BEFORE the server starts: several processes
+opening a brand-new store at once race on its migrations (DESIGN.md, known traps).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fer_models.errors import FerBenchError
+from ferbench.services.redis_server import free_port
+
+
+class MlflowServerError(FerBenchError):
+    """The MLflow tracking server could not be prepared or started."""
+
+
+def sqlite_store_uri(state_dir: Path) -> str:
+    return f"sqlite:///{(Path(state_dir).resolve() / 'mlflow.db')}"
+
+
+def prepare_store(backend_uri: str, default_artifact_root: str = "mlflow-artifacts:/") -> None:
+    """Create and migrate a sqlite store once (idempotent), so concurrent openers find it ready.
+
+    `default_artifact_root` is where the default experiment's artifacts go: the served-artifacts
+    proxy for a tracking server.
+    """
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    # The store's constructor creates missing tables and refuses an un-migrated schema; run the
+    # migrations first when the file exists but is old.
+    try:
+        store = SqlAlchemyStore(backend_uri, default_artifact_root)
+    except Exception:  # an out-of-date schema: migrate it, then open it again
+        from mlflow.store.db.utils import _upgrade_db, create_sqlalchemy_engine_with_retry
+
+        engine = create_sqlalchemy_engine_with_retry(backend_uri)
+        _upgrade_db(engine)
+        engine.dispose()
+        store = SqlAlchemyStore(backend_uri, default_artifact_root)
+    store.engine.dispose()
+
+
+def health_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:  # noqa: S310 (local URL)
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class MlflowServer:
+    """A running `mlflow server` child process; `url` is its tracking URI."""
+
+    host: str
+    port: int
+    state_dir: Path
+    process: subprocess.Popen[bytes] | None = field(repr=False, default=None)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def backend_uri(self) -> str:
+        return sqlite_store_uri(self.state_dir)
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.state_dir / "artifacts"
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to the server's process group (uvicorn/gunicorn workers included), then SIGKILL."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> MlflowServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def find_mlflow_binary() -> list[str]:
+    """The `mlflow` next to this interpreter (the venv's), else on PATH, else `python -m mlflow`."""
+    beside = Path(sys.executable).with_name("mlflow")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("mlflow")
+    return [found] if found else [sys.executable, "-m", "mlflow"]
+
+
+def start_mlflow_server(
+    state_dir: Path,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    allowed_hosts: str | None = None,
+    timeout: float = 60.0,
+) -> MlflowServer:
+    """Start `mlflow server` with its sqlite store and artifacts under `state_dir`; wait for GET /health.
+
+    The store is created and migrated before the server starts. Raises MlflowServerError with the
+    log's last lines when the server exits or does not answer in time.
+    """
+    state_dir = Path(state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = MlflowServer(host=host, port=port or free_port(host), state_dir=state_dir)
+    server.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        prepare_store(server.backend_uri)
+    except Exception as exc:
+        raise MlflowServerError(f"could not create the MLflow store {server.backend_uri}: {exc}") from exc
+    args = [
+        *find_mlflow_binary(), "server",
+        "--backend-store-uri", server.backend_uri,
+        "--artifacts-destination", str(server.artifacts_dir),
+        "--serve-artifacts",
+        "--host", host,
+        "--port", str(server.port),
+        "--workers", "1",
+    ]
+    if allowed_hosts:
+        args += ["--allowed-hosts", allowed_hosts]
+    log_path = state_dir / "mlflow-server.log"
+    log = open(log_path, "ab")  # noqa: SIM115 (the child owns it)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": ""}
+    env.pop("MLFLOW_TRACKING_URI")
+    server.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    log.close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            code = server.process.returncode
+            server.process = None
+            raise MlflowServerError(f"mlflow server exited with code {code} on port {server.port}: {' | '.join(tail)}")
+        if health_ok(server.url):
+            return server
+        time.sleep(0.25)
+    server.stop()
+    raise MlflowServerError(f"mlflow server did not answer {server.url}/health within {timeout:.0f} s (log: {log_path})")

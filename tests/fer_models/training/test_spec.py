@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from fer_models.errors import SpecError
+from fer_models.training.spec import ExperimentSpec, parse_spec
+
+
+def test_defaults_are_filled_and_resolved_adds_model_defaults() -> None:
+    spec = parse_spec({"model": "cnn-small"})
+    assert (spec.dataset, spec.optimizer, spec.split_seed, spec.tta, spec.weights) == ("synthetic", "adam", 42, "none", "none")
+    resolved = spec.resolved()
+    assert resolved.input_size is not None and resolved.input_size >= 32
+    assert isinstance(resolved.hyperparameters, dict)
+    assert resolved.model_dump(exclude={"hyperparameters", "input_size"}) == spec.model_dump(
+        exclude={"hyperparameters", "input_size"})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("epochs", 0, "epochs=0: must be an integer from 1 to 1000, got 0"),
+        ("batch_size", 5000, "batch_size=5000: must be an integer from 1 to 4096"),
+        ("learning_rate", 0.0, "learning_rate=0.0: must be a number in (0, 10000]"),
+        ("momentum", 1.0, "momentum=1.0: must be a number in [0, 1)"),
+        ("label_smoothing", 0.9, "label_smoothing=0.9: must be a number in [0, 0.5]"),
+        ("seed", -1, "seed=-1: must be an integer from 0 to 2147483647"),
+        ("time_budget_minutes", 0, "time_budget_minutes=0: must be a number in (0, 10080]"),
+        ("optimizer", "rmsprop", "optimizer='rmsprop': Input should be 'adam', 'sgd' or 'adamw'"),
+        ("lr_schedule", "step", "lr_schedule='step': Input should be 'constant', 'cosine' or 'plateau'"),
+        ("tta", "five_crop", "tta='five_crop'"),
+    ],
+)
+def test_range_errors_name_field_value_and_accepted_range(field: str, value: object, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec({"model": "cnn-small", field: value})
+    assert expected in str(info.value)
+
+
+def test_unknown_model_lists_the_accepted_ones() -> None:
+    with pytest.raises(SpecError, match=r"model='vgg99':.*cnn-small"):
+        parse_spec({"model": "vgg99"})
+
+
+def test_unknown_field_and_unknown_hyperparameter_are_rejected() -> None:
+    with pytest.raises(SpecError, match=r"epoch=3: unknown field; accepted: .*epochs"):
+        parse_spec({"model": "cnn-small", "epoch": 3})
+    with pytest.raises(SpecError, match=r"hyperparameters.*no_such_knob"):
+        parse_spec({"model": "cnn-small", "hyperparameters": {"no_such_knob": 1}})
+
+
+def test_cross_field_checks() -> None:
+    with pytest.raises(SpecError, match="warmup_epochs=3 must be smaller than epochs=3"):
+        parse_spec({"model": "cnn-small", "epochs": 3, "warmup_epochs": 3})
+    with pytest.raises(SpecError, match=r"early_stopping.patience=0: must be an integer from 1 to 1000"):
+        parse_spec({"model": "cnn-small", "early_stopping": {"patience": 0}})
+    with pytest.raises(SpecError, match=r"augmentation='wild': unknown preset"):
+        parse_spec({"model": "cnn-small", "augmentation": "wild"})
+
+
+def test_weight_files_only_when_the_caller_allows_them(tmp_path) -> None:
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"x")
+    with pytest.raises(SpecError, match="accepted: none, imagenet"):
+        parse_spec({"model": "cnn-small", "weights": str(weights)})
+    assert parse_spec({"model": "cnn-small", "weights": str(weights)}, allow_weight_files=True).weights == str(weights)
+    with pytest.raises(SpecError, match="does not exist"):
+        parse_spec({"model": "cnn-small", "weights": str(tmp_path / "missing.h5")}, allow_weight_files=True)
+    with pytest.raises(ValidationError):  # the API validates with the class directly: no paths
+        ExperimentSpec.model_validate({"model": "cnn-small", "weights": str(weights)})
+
+
+def test_json_schema_carries_the_ranges() -> None:
+    props = ExperimentSpec.model_json_schema()["properties"]
+    assert (props["epochs"]["minimum"], props["epochs"]["maximum"]) == (1, 1000)
+    assert props["batch_size"]["maximum"] == 4096
+
+
+def test_importing_and_validating_a_spec_does_not_import_keras_tensorflow_or_jax() -> None:
+    code = (
+        "import sys, json\n"
+        "from fer_models.training.spec import parse_spec\n"
+        "s = parse_spec({'model': 'cnn-small', 'augmentation': 'none'}).resolved()\n"
+        "print(json.dumps(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
