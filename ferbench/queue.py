@@ -42,5 +42,16 @@ def make_celery(settings: Settings, broker_url: str | None = None) -> Celery:
 
 
 def enqueue_experiment(app: Celery, experiment_id: str) -> None:
-    """Send the run task by name, with the experiment id as the Celery task id."""
-    app.send_task(RUN_EXPERIMENT_TASK, args=[experiment_id], task_id=experiment_id, queue=GPU_QUEUE)
+    """Send the run task by name, with the experiment id as the Celery task id.
+
+    No publish retries: with the broker down Celery would otherwise hang for many seconds, while
+    the caller (API or outbox drain) keeps the row `pending` and answers or retries on its own.
+    """
+    app.send_task(
+        RUN_EXPERIMENT_TASK,
+        args=[experiment_id],
+        task_id=experiment_id,
+        queue=GPU_QUEUE,
+        retry=False,
+        ignore_result=True,
+    )

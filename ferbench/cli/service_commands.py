@@ -1,3 +1,365 @@
-"""Subcommands (filled in by its issue)."""
+"""`ferbench up | submit | status | leaderboard | demo`: the service from the command line.
 
-COMMANDS: list = []
+`up` and `demo` run the stack (ferbench.stack); the others are HTTP clients of a running API, so
+they work the same against `ferbench up`, docker compose or a remote server (--api-url).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from fer_models.errors import FerBenchError
+from ferbench.settings import Settings, get_settings
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+# The write-up's comparison, smallest first. The default demo keeps to models that train in about
+# a minute each on 2 CPU cores; --models adds the heavy ones (vgg19, resnet50, ...).
+DEMO_MODELS = ("cnn-small", "cnn-lstm", "cnn-attention", "mini-xception", "mobilenet")
+DEMO_EPOCHS = 3
+
+
+class ApiError(FerBenchError):
+    """The API answered with an error, or could not be reached."""
+
+
+def api_url_option(func: Any) -> Any:
+    return click.option(
+        "--api-url", default=None, metavar="URL", help="Base URL of the API (default http://FERBENCH_API_HOST:FERBENCH_API_PORT)."
+    )(func)
+
+
+def default_api_url(settings: Settings) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}"
+
+
+class ApiClient:
+    """The few calls the CLI makes; every failure becomes one readable ApiError."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the API at {self.base_url} ({exc}); start it with `ferbench up` or pass --api-url") from exc
+        if response.status_code >= 400:
+            raise ApiError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
+        return response.json() if response.content else None
+
+    def submit(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        answer = self.request("POST", "/experiments", json=body)
+        if isinstance(answer, dict) and isinstance(answer.get("experiments"), list):
+            return list(answer["experiments"])
+        return list(answer) if isinstance(answer, list) else [answer]
+
+    def experiment(self, experiment_id: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/experiments/{experiment_id}"))
+
+    def leaderboard(self, **params: Any) -> list[dict[str, Any]]:
+        answer = self.request("GET", "/leaderboard", params={k: v for k, v in params.items() if v is not None})
+        if isinstance(answer, dict):
+            for key in ("entries", "items", "results"):
+                if isinstance(answer.get(key), list):
+                    return list(answer[key])
+        return list(answer)
+
+    def models(self) -> list[dict[str, Any]]:
+        answer = self.request("GET", "/models")
+        return list(answer["models"] if isinstance(answer, dict) else answer)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # FastAPI validation errors: one "field: message" per problem
+        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail if isinstance(d, dict))
+    return detail if isinstance(detail, str) else json.dumps(detail)
+
+
+def _client(api_url: str | None) -> ApiClient:
+    settings = get_settings()
+    keys = settings.api_key_list
+    return ApiClient(api_url or default_api_url(settings), api_key=keys[0] if keys else None)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def describe_progress(exp: dict[str, Any]) -> str:
+    """One line: status, epoch k/n, latest metrics (whatever of them the API reports)."""
+    parts = [f"{exp.get('id', '?')} {exp.get('spec', {}).get('model', exp.get('model', ''))} {exp.get('status')}"]
+    progress = exp.get("progress") or {}
+    if progress.get("epoch") is not None and progress.get("epochs"):
+        parts.append(f"epoch {progress['epoch']}/{progress['epochs']}")
+    metrics = progress.get("metrics") or {}
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if isinstance(metrics.get(key), int | float):
+            parts.append(f"{key} {metrics[key]:.3f}")
+    if isinstance(progress.get("eta_seconds"), int | float):
+        parts.append(f"eta {progress['eta_seconds']:.0f}s")
+    if exp.get("status") == "failed" and exp.get("error"):
+        parts.append(f"error: {exp['error']}")
+    return "  ".join(parts)
+
+
+def print_leaderboard(entries: list[dict[str, Any]], metric: str) -> None:
+    if not entries:
+        click.echo("The leaderboard is empty (no finished experiment matches).")
+        return
+    click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {metric:>18}  {'seeds':>5}  experiment")
+    for rank, entry in enumerate(entries, 1):
+        value = _metric_cell(entry, metric)
+        seeds = entry.get("n_seeds", entry.get("seeds", 1))
+        click.echo(f"{rank:>3}  {entry.get('model', '?'):<16} {entry.get('dataset', '?'):<12} {value:>18}  {seeds!s:>5}  {entry.get('experiment_id', '')}")
+
+
+def _metric_cell(entry: dict[str, Any], metric: str) -> str:
+    mean = entry.get("mean", entry.get("value", (entry.get("metrics") or {}).get(metric)))
+    std = entry.get("std")
+    if not isinstance(mean, int | float):
+        return "-"
+    return f"{mean:.4f} ± {std:.4f}" if isinstance(std, int | float) else f"{mean:.4f}"
+
+
+def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+    """Poll until every experiment is finished, printing a line whenever one's progress changes."""
+    last: dict[str, str] = {}
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        current = [client.experiment(i) for i in ids]
+        for exp in current:
+            line = describe_progress(exp)
+            if not quiet and last.get(exp["id"]) != line:
+                click.echo(line)
+                last[exp["id"]] = line
+        if all(exp.get("status") in TERMINAL for exp in current):
+            return current
+        if deadline is not None and time.monotonic() > deadline:
+            raise ApiError(f"experiments still running after {timeout_s:.0f} s: {', '.join(e['id'] for e in current if e.get('status') not in TERMINAL)}")
+        time.sleep(poll_s)
+
+
+def spec_body(*, model: str, dataset: str | None, epochs: int | None, batch_size: int | None, learning_rate: float | None,
+              optimizer: str | None, seed: int | None, hyperparameters: dict[str, Any] | None, repeats: int) -> dict[str, Any]:
+    """The POST /experiments body: only what the user gave, so the server's defaults apply to the rest."""
+    body: dict[str, Any] = {"model": model}
+    for key, value in (("dataset", dataset), ("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
+                       ("optimizer", optimizer), ("seed", seed), ("hyperparameters", hyperparameters)):
+        if value is not None:
+            body[key] = value
+    if repeats > 1:
+        body["repeats"] = repeats
+    return body
+
+
+def _parse_hp(values: tuple[str, ...]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    hp: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --hp dropout=0.3)", param_hint="--hp")
+        key, raw = item.split("=", 1)
+        try:
+            hp[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            hp[key.strip()] = raw
+    return hp
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM (a service manager, `timeout`) unwinds like Ctrl-C, so the stack is stopped, not orphaned."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _stop_stack(stack: Any) -> None:
+    """Stop every child; further Ctrl-C/SIGTERM while stopping must not leave half of them running."""
+    click.echo("stopping…", err=True)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stack.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- commands ---------------------------------------------------------------------------------------
+@click.command("up")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes to start.")
+@click.option("--gpus", default=None, metavar="0,1,...", help="One worker per listed GPU, each with its own CUDA_VISIBLE_DEVICES.")
+def up_command(workers: int, gpus: str | None) -> None:
+    """Start the whole stack (tracking server, Redis, worker, API) until Ctrl-C."""
+    from ferbench.stack import Stack
+
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus else None
+    stack = Stack(get_settings(), workers=workers, gpus=gpu_list, echo=lambda m: click.echo(f"· {m}", err=True))
+    _sigterm_interrupts()
+    urls = stack.start()
+    try:
+        _print_urls(urls)
+        click.echo("Press Ctrl-C to stop.", err=True)
+        code = stack.wait()
+    finally:
+        _stop_stack(stack)
+    raise SystemExit(code)
+
+
+def _print_urls(urls: Any) -> None:
+    click.echo(f"API docs:     {urls.docs}")
+    click.echo(f"MLflow UI:    {urls.mlflow_ui}")
+    click.echo(f"Leaderboard:  {urls.leaderboard}")
+    click.echo(f"API:          {urls.api}   broker: {urls.broker}   database: {urls.database}")
+
+
+@click.command("submit")
+@click.option("--model", required=True, help="Model name (see `ferbench models`).")
+@click.option("--dataset", default=None, help="Dataset name (default: the server's, synthetic).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--learning-rate", type=float, default=None)
+@click.option("--optimizer", default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--hp", "hp", multiple=True, metavar="NAME=VALUE", help="A model hyperparameter; repeat for several.")
+@click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True, help="Run the spec with this many seeds.")
+@click.option("--wait", is_flag=True, help="Wait until the experiments finish, printing progress.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
+@api_url_option
+def submit_command(model: str, dataset: str | None, epochs: int | None, batch_size: int | None, learning_rate: float | None,
+                   optimizer: str | None, seed: int | None, hp: tuple[str, ...], repeats: int, wait: bool, as_json: bool,
+                   api_url: str | None) -> None:
+    """Submit an experiment (or REPEATS of it with different seeds) to the API."""
+    client = _client(api_url)
+    try:
+        body = spec_body(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                         optimizer=optimizer, seed=seed, hyperparameters=_parse_hp(hp), repeats=repeats)
+        experiments = client.submit(body)
+        if wait:
+            experiments = wait_for(client, [e["id"] for e in experiments], quiet=as_json)
+    finally:
+        client.close()
+    if as_json:
+        _echo_json(experiments)
+    else:
+        for exp in experiments:
+            click.echo(f"{exp['id']}  {exp.get('status')}")
+
+
+@click.command("status")
+@click.argument("experiment_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the experiment as JSON.")
+@api_url_option
+def status_command(experiment_id: str, as_json: bool, api_url: str | None) -> None:
+    """Show an experiment's status, progress, metrics and MLflow run."""
+    client = _client(api_url)
+    try:
+        exp = client.experiment(experiment_id)
+    finally:
+        client.close()
+    if as_json:
+        _echo_json(exp)
+        return
+    click.echo(describe_progress(exp))
+    for key, value in sorted((exp.get("metrics") or {}).items()):
+        click.echo(f"  {key:<20} {value}")
+    if exp.get("mlflow_url") or exp.get("mlflow_run_id"):
+        click.echo(f"  MLflow: {exp.get('mlflow_url') or exp.get('mlflow_run_id')}")
+
+
+@click.command("leaderboard")
+@click.option("--metric", default="accuracy", show_default=True, help="Metric to rank by (DESIGN.md names).")
+@click.option("--dataset", default=None)
+@click.option("--model", default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--best-per-model", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@api_url_option
+def leaderboard_command(metric: str, dataset: str | None, model: str | None, limit: int, best_per_model: bool,
+                        as_json: bool, api_url: str | None) -> None:
+    """Rank finished experiments by a metric."""
+    client = _client(api_url)
+    try:
+        entries = client.leaderboard(metric=metric, dataset=dataset, model=model, limit=limit,
+                                     best_per_model=str(best_per_model).lower() if best_per_model else None)
+    finally:
+        client.close()
+    if as_json:
+        _echo_json(entries)
+    else:
+        print_leaderboard(entries, metric)
+
+
+@click.command("demo")
+@click.option("--models", default=",".join(DEMO_MODELS), show_default=True, help="Comma-separated models to compare.")
+@click.option("--epochs", type=click.IntRange(1, 500), default=DEMO_EPOCHS, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 10), default=1, show_default=True, help="Seeds per model.")
+@click.option("--dataset", default=None, help="Default: fer2013 when it is in the data folder, else synthetic.")
+@click.option("--keep-running", is_flag=True, help="Leave the stack running after the leaderboard (Ctrl-C stops it).")
+def demo_command(models: str, epochs: int, repeats: int, dataset: str | None, keep_running: bool) -> None:
+    """Start the stack, run the model comparison, print the leaderboard."""
+    from ferbench.stack import Stack
+
+    settings = get_settings()
+    dataset = dataset or _demo_dataset(settings)
+    stack = Stack(settings, echo=lambda m: click.echo(f"· {m}", err=True))
+    _sigterm_interrupts()
+    urls = stack.start()
+    code = 0
+    try:
+        _print_urls(urls)
+        client = ApiClient(urls.api, api_key=(settings.api_key_list or [None])[0])
+        known = {m["name"] for m in client.models()}
+        chosen = [m.strip() for m in models.split(",") if m.strip()]
+        missing = [m for m in chosen if m not in known]
+        if missing:
+            raise click.BadParameter(f"unknown model(s) {', '.join(missing)}; available: {', '.join(sorted(known))}", param_hint="--models")
+        click.echo(f"Comparing {', '.join(chosen)} on {dataset}, {epochs} epoch(s), {repeats} seed(s) each.")
+        ids = [e["id"] for m in chosen for e in client.submit({"model": m, "dataset": dataset, "epochs": epochs,
+                                                                **({"repeats": repeats} if repeats > 1 else {})})]
+        finished = wait_for(client, ids, poll_s=2.0)
+        failed = [e for e in finished if e.get("status") != "succeeded"]
+        click.echo("")
+        print_leaderboard(client.leaderboard(metric="accuracy", dataset=dataset, limit=50), "accuracy")
+        click.echo(f"\nCompare the runs in the MLflow UI: {urls.mlflow_ui}")
+        if failed:
+            click.echo(f"{len(failed)} experiment(s) did not succeed: " + "; ".join(describe_progress(e) for e in failed), err=True)
+            code = 1
+        client.close()
+        if keep_running:
+            click.echo("The stack keeps running; press Ctrl-C to stop it.", err=True)
+            code = stack.wait() or code
+    finally:
+        _stop_stack(stack)
+    raise SystemExit(code)
+
+
+def _demo_dataset(settings: Settings) -> str:
+    try:
+        from fer_models.data.catalog import dataset_names
+
+        return "fer2013" if "fer2013" in dataset_names(Path(settings.data_dir)) else "synthetic"
+    except FerBenchError:
+        return "synthetic"
+
+
+COMMANDS: list[click.Command] = [up_command, submit_command, status_command, leaderboard_command, demo_command]

@@ -1,0 +1,1 @@
+"""The FER Bench HTTP API (FastAPI). Never imports TensorFlow or Keras."""

@@ -1,0 +1,94 @@
+"""`create_app(settings)`: the FER Bench API. Run with `uvicorn api.main:create_app --factory`.
+
+Creating the app opens no connection: the database engine and the Celery client are built on first
+use, and the schema is never migrated here (`ferbench db upgrade` is the prestart step).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import AppResources
+from api.middleware import BodySizeLimit, SecurityHeaders
+from api.routers import datasets, experiments, health, leaderboard, models
+from api.submission import SubmissionInvalid
+from ferbench.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _validation_body(errors: list[dict]) -> dict:
+    cleaned = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", [])), "msg": str(err.get("msg", "")), "type": err.get("type", "value_error")}
+        value = err.get("input")
+        if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
+            item["input"] = value
+        cleaned.append(item)
+    return {"detail": jsonable_encoder(cleaned)}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SubmissionInvalid)
+    async def _invalid_submission(_: Request, exc: SubmissionInvalid) -> JSONResponse:
+        return JSONResponse(_validation_body(exc.errors), status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(list(exc.errors())), status_code=422)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "the database is unavailable; retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")  # the trace goes to the log, never to the client
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    resources = AppResources(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        resources.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="FER Bench",
+        version="0.1.0",
+        description="Submit facial emotion recognition experiments, follow them, and rank the results.",
+        debug=False,
+    )
+    app.state.resources = resources
+    for router in (health.router, models.router, datasets.router, experiments.router, leaderboard.router):
+        app.include_router(router)
+    _install_error_handlers(app)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-API-Key", "Idempotency-Key"], allow_credentials=False)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    return app

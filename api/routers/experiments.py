@@ -1,0 +1,131 @@
+"""POST/GET /experiments, GET /experiments/{id}, POST /experiments/{id}/cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import AppResources, get_session, require_read_key, require_write_key, resources
+from api.schemas import ExperimentList, ExperimentOut, Problem, Status
+from api.submission import parse_submission
+from api.views import experiment_out
+from ferbench.db import crud
+from ferbench.db.models import Result
+
+router = APIRouter(tags=["experiments"])
+
+ExperimentId = Annotated[str, Path(min_length=1, max_length=64, description="Experiment id (uuid)")]
+
+
+def _spec_schema() -> dict[str, Any]:
+    from fer_models.training.spec import ExperimentSpec
+
+    spec = ExperimentSpec.model_json_schema(ref_template="#/components/schemas/{model}")
+    spec["properties"]["repeats"] = {"type": "integer", "minimum": 1, "maximum": 100, "default": 1,
+                                     "description": "Run this spec with seeds seed..seed+repeats-1"}
+    spec.pop("$defs", None)
+    return {"oneOf": [spec, {"type": "array", "items": spec, "minItems": 1}]}
+
+
+def _submit_openapi() -> dict[str, Any]:
+    try:
+        schema = _spec_schema()
+    except Exception:  # noqa: BLE001 - the docs must render even if the spec module changes shape
+        schema = {"type": "object"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _create(res: AppResources, specs: list[dict[str, Any]], key: str | None, body_hash: str) -> list[ExperimentOut]:
+    from fer_models.models.registry import get_model_info
+
+    families = {s["model"]: get_model_info(s["model"]).family for s in specs}
+    session = res.session_factory()()
+    try:
+        outcome = crud.create_experiments(session, specs, enqueue=res.enqueue, families=families,
+                                          idempotency_key=key, request_hash=body_hash)
+        return [experiment_out(row, None, res.settings.mlflow_tracking_uri) for row in outcome.experiments]
+    finally:
+        session.close()
+
+
+@router.post(
+    "/experiments", status_code=202, dependencies=[Depends(require_write_key)],
+    openapi_extra=_submit_openapi(),
+    responses={202: {"description": "One experiment (a single spec) or a list (a list body or repeats > 1)"},
+               409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+)
+async def submit_experiments(
+    request: Request,
+    res: AppResources = Depends(resources),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> JSONResponse:
+    """Validate the spec(s) and queue them; retry safely with an `Idempotency-Key` header."""
+    submission = parse_submission(await request.body(), res.settings)
+    body_hash = crud.sha256(submission.body)
+    try:
+        rows = await run_in_threadpool(_create, res, submission.specs, idempotency_key, body_hash)
+    except crud.IdempotencyConflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except crud.BrokerUnavailable as exc:
+        raise HTTPException(status_code=503, detail={
+            "message": f"{exc}. Retry with the same Idempotency-Key, or wait: pending experiments are sent "
+                       "when the broker is back.", "pending_experiment_ids": exc.experiment_ids},
+            headers={"Retry-After": "5"}) from None
+    payload = [r.model_dump(mode="json") for r in rows]
+    return JSONResponse(payload[0] if submission.single and len(payload) == 1 else payload, status_code=202)
+
+
+def _results_for(session: Session, ids: list[str]) -> dict[str, Result]:
+    if not ids:
+        return {}
+    return {r.experiment_id: r for r in session.scalars(select(Result).where(Result.experiment_id.in_(ids)))}
+
+
+@router.get("/experiments", response_model=ExperimentList, dependencies=[Depends(require_read_key)])
+def list_experiments(
+    session: Session = Depends(get_session),
+    res: AppResources = Depends(resources),
+    status: Status | None = None,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    dataset: Annotated[str | None, Query(max_length=64)] = None,
+    group_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ExperimentList:
+    """Newest first; filter by status, model, dataset or batch (group_id)."""
+    rows, total = crud.list_experiments(session, status=status, model=model, dataset=dataset, group_id=group_id,
+                                        limit=limit, offset=offset)
+    results = _results_for(session, [r.id for r in rows])
+    uri = res.settings.mlflow_tracking_uri
+    return ExperimentList(items=[experiment_out(r, results.get(r.id), uri) for r in rows], total=total,
+                          limit=limit, offset=offset)
+
+
+@router.get("/experiments/{experiment_id}", response_model=ExperimentOut, dependencies=[Depends(require_read_key)],
+            responses={404: {"model": Problem}})
+def get_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
+                   res: AppResources = Depends(resources)) -> ExperimentOut:
+    """Status, spec, live progress, final metrics, MLflow run and its UI URL, error, attempts, timestamps."""
+    row = crud.get_experiment(session, experiment_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
+    return experiment_out(row, crud.get_result(session, experiment_id), res.settings.mlflow_tracking_uri)
+
+
+@router.post("/experiments/{experiment_id}/cancel", status_code=202, response_model=ExperimentOut,
+             dependencies=[Depends(require_write_key)], responses={404: {"model": Problem}, 409: {"model": Problem}})
+def cancel_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
+                      res: AppResources = Depends(resources)) -> ExperimentOut:
+    """Queued: cancelled at once. Running: the worker stops it within a batch. Finished: 409."""
+    try:
+        row = crud.request_cancel(session, experiment_id)
+    except crud.ExperimentNotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except crud.ExperimentConflict as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return experiment_out(row, None, res.settings.mlflow_tracking_uri)

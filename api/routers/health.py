@@ -1,0 +1,69 @@
+"""GET /health: the database, the broker and the tracking server, each checked with a short timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import AppResources, resources
+from api.schemas import DependencyHealth, HealthOut
+
+router = APIRouter(tags=["health"])
+TIMEOUT_S = 2.0
+
+
+def _database(res: AppResources) -> DependencyHealth:
+    try:
+        session = res.session_factory()()
+        try:
+            session.execute(text("SELECT 1"))
+        finally:
+            session.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; no trace in the answer
+        return DependencyHealth(ok=False, detail=f"database unreachable ({type(exc).__name__})")
+    return DependencyHealth(ok=True)
+
+
+def _broker(res: AppResources) -> DependencyHealth:
+    url = res.settings.broker_url
+    if not url:
+        return DependencyHealth(ok=False, detail="FERBENCH_BROKER_URL is not set")
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001
+        return DependencyHealth(ok=False, detail=f"broker unreachable ({type(exc).__name__})")
+    return DependencyHealth(ok=True)
+
+
+def _tracking(res: AppResources) -> DependencyHealth:
+    uri = res.settings.mlflow_tracking_uri
+    if not uri:
+        return DependencyHealth(ok=False, detail="MLFLOW_TRACKING_URI is not set")
+    if not uri.startswith(("http://", "https://")):
+        return DependencyHealth(ok=True, detail="local store (no server to check)")
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as answer:  # noqa: S310 - configured URL
+            ok = answer.status == 200
+    except Exception as exc:  # noqa: BLE001
+        return DependencyHealth(ok=False, detail=f"tracking server unreachable ({type(exc).__name__})")
+    return DependencyHealth(ok=ok, detail=None if ok else "tracking server unhealthy")
+
+
+@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+async def health(res: AppResources = Depends(resources)) -> JSONResponse:
+    """200 when the database, the broker and the tracking server answer; 503 naming those that do not."""
+    checks = await asyncio.gather(*(asyncio.to_thread(check, res) for check in (_database, _broker, _tracking)))
+    deps = dict(zip(("database", "broker", "tracking_server"), checks, strict=True))
+    ok = all(d.ok for d in deps.values())
+    body = HealthOut(status="ok" if ok else "unavailable", dependencies=deps)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -1,0 +1,44 @@
+"""GET /leaderboard: ranked from the indexed results table (never MLflow's search_runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from api.deps import AppResources, get_session, require_read_key, resources
+from api.schemas import LeaderboardOut
+from api.views import leaderboard_entry_out
+from ferbench.db import crud
+from ferbench.db.models import LOWER_IS_BETTER
+
+router = APIRouter(tags=["leaderboard"], dependencies=[Depends(require_read_key)])
+
+Metric = Literal["accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
+                 "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms", "throughput",
+                 "params", "model_bytes"]
+Name = Annotated[str | None, Query(max_length=128)]
+
+
+@router.get("/leaderboard", response_model=LeaderboardOut)
+def leaderboard(
+    session: Session = Depends(get_session),
+    res: AppResources = Depends(resources),
+    metric: Metric = "accuracy",
+    dataset: Name = None,
+    model: Name = None,
+    family: Name = None,
+    split_fingerprint: Name = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    best_per_model: bool = False,
+) -> LeaderboardOut:
+    """Specs ranked by the mean of `metric` over their seeds (cost metrics ascending, others descending).
+
+    Results from different split fingerprints are never averaged together.
+    """
+    entries = crud.leaderboard(session, metric=metric, dataset=dataset, model=model, family=family,
+                               split_fingerprint=split_fingerprint, limit=limit, best_per_model=best_per_model)
+    uri = res.settings.mlflow_tracking_uri
+    return LeaderboardOut(metric=metric, order="asc" if metric in LOWER_IS_BETTER else "desc", dataset=dataset,
+                          entries=[leaderboard_entry_out(e, uri) for e in entries])

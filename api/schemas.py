@@ -1,0 +1,101 @@
+"""Response (and documented request) bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class Problem(BaseModel):
+    detail: Any = Field(description="What was wrong; for 422 a list of {loc, msg, type}")
+
+
+class Progress(BaseModel):
+    epoch: int | None = None
+    epochs: int | None = None
+    batch: int | None = None
+    batches: int | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    eta_seconds: float | None = None
+
+
+class ExperimentOut(BaseModel):
+    model_config = {"protected_namespaces": ()}
+
+    id: str
+    status: Status
+    model: str
+    family: str | None
+    dataset: str
+    seed: int
+    group_id: str | None
+    spec_key: str
+    spec: dict[str, Any]
+    progress: dict[str, Any] | None = Field(description="epoch k of n, batch, latest train/val metrics, ETA")
+    metrics: dict[str, float | None] | None = Field(description="Final test-set metrics once succeeded")
+    per_class: dict[str, Any] | None = None
+    split_fingerprint: str | None = None
+    mlflow_run_id: str | None
+    mlflow_url: str | None = Field(description="The run in the MLflow UI (when the tracking server is http)")
+    error: str | None
+    stopped_reason: str | None = None
+    attempts: int
+    cancel_requested: bool
+    worker: str | None
+    created_at: datetime
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+class ExperimentList(BaseModel):
+    items: list[ExperimentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class LeaderboardEntryOut(BaseModel):
+    model_config = {"protected_namespaces": ()}
+
+    rank: int
+    model: str
+    family: str | None
+    dataset: str
+    split_fingerprint: str
+    spec_key: str
+    metric: str
+    mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
+    std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
+    n_seeds: int
+    seeds: list[int]
+    metrics: dict[str, float | None] = Field(description="Every metric's mean over seeds")
+    experiment_id: str = Field(description="The best seed's experiment")
+    experiment_url: str
+    experiment_ids: list[str]
+    mlflow_run_id: str | None
+    mlflow_url: str | None
+    mlflow_run_ids: list[str | None]
+    spec: dict[str, Any]
+
+
+class LeaderboardOut(BaseModel):
+    metric: str
+    order: Literal["asc", "desc"]
+    dataset: str | None
+    entries: list[LeaderboardEntryOut]
+
+
+class DependencyHealth(BaseModel):
+    ok: bool
+    detail: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    dependencies: dict[str, DependencyHealth]

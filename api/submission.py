@@ -1,0 +1,156 @@
+"""Turn a POST /experiments body into validated, resolved spec dicts (one per experiment to run).
+
+Accepted bodies: one spec object, or a list of them; each may carry `repeats: N`, which runs the
+same spec with seeds seed..seed+N-1. Every problem is reported with its location, the value and
+what is accepted; nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ferbench.settings import Settings
+
+_FIELD_PREFIX = re.compile(r"^(\w+)[:=]")
+_HYPERPARAMETER = re.compile(r"hyperparameter (\w+)=")
+MAX_REPEATS = 100
+MAX_EXPERIMENTS_PER_REQUEST = 500
+SEED_MAX = 2**31 - 1
+# Fields that name things registered on the server; a client must never make the worker open a path.
+NAME_FIELDS = ("model", "dataset", "weights", "augmentation")
+
+
+class SubmissionInvalid(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+
+
+@dataclass(frozen=True)
+class Submission:
+    specs: list[dict[str, Any]]
+    single: bool  # one spec object without repeats: answer with one experiment, not a list
+    body: Any  # the parsed JSON, for the Idempotency-Key hash
+
+
+def _error(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
+    if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
+        err["input"] = value
+    return err
+
+
+def _looks_like_path(value: str) -> bool:
+    return any(s in value for s in ("/", "\\", "..", "~", ":", "\x00"))
+
+
+def _spec_errors(exc: ValidationError, loc: list[Any]) -> list[dict[str, Any]]:
+    from fer_models.training.spec import ExperimentSpec
+
+    out = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field; accepted: {', '.join([*ExperimentSpec.model_fields, 'repeats'])}"
+        elif err["type"] == "missing":
+            msg = "field required"
+        where = list(err["loc"])
+        value = err.get("input")
+        # Cross-field checks come from the spec's model validator as "field: message"; point at the field.
+        head = _FIELD_PREFIX.match(msg)
+        if not where and head and head.group(1) in ExperimentSpec.model_fields:
+            where, value = [head.group(1)], None
+            hp = _HYPERPARAMETER.search(msg)
+            if hp:
+                where.append(hp.group(1))
+        out.append(_error([*loc, *where], msg, err["type"], value))
+    return out
+
+
+def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> list[dict[str, Any]]:
+    from fer_models.training.spec import ExperimentSpec
+
+    if not isinstance(item, dict):
+        raise SubmissionInvalid([_error(loc, f"an experiment spec must be a JSON object, got {type(item).__name__}",
+                                        "model_type")])
+    item = dict(item)
+    errors = []
+    repeats = item.pop("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        errors.append(_error([*loc, "repeats"], f"must be an integer from 1 to {MAX_REPEATS}", "value_error", repeats))
+    for name in NAME_FIELDS:
+        value = item.get(name)
+        if isinstance(value, str) and _looks_like_path(value):
+            errors.append(_error([*loc, name], "path-like values are not accepted: name a registered "
+                                 f"{name} (see GET /models and GET /datasets)", "value_error", value))
+    if errors:
+        # Still report the other fields' problems: validate again without the rejected names.
+        bad = {e["loc"][-1] for e in errors}
+        if "model" not in bad:
+            try:
+                ExperimentSpec.model_validate({k: v for k, v in item.items() if k not in bad},
+                                              context={"allow_weight_files": False})
+            except ValidationError as exc:
+                errors += [e for e in _spec_errors(exc, loc) if (e["loc"][len(loc):] or [None])[0] not in bad]
+        raise SubmissionInvalid(errors)
+    try:
+        spec = ExperimentSpec.model_validate(item, context={"allow_weight_files": False})
+    except ValidationError as exc:
+        raise SubmissionInvalid(_spec_errors(exc, loc)) from None
+    if spec.epochs > settings.max_epochs:
+        errors.append(_error([*loc, "epochs"], f"above this server's cap; accepted: 1..{settings.max_epochs}",
+                             "value_error", spec.epochs))
+    if spec.batch_size > settings.max_batch_size:
+        errors.append(_error([*loc, "batch_size"], f"above this server's cap; accepted: 1..{settings.max_batch_size}",
+                             "value_error", spec.batch_size))
+    if spec.dataset not in datasets:
+        errors.append(_error([*loc, "dataset"], f"unknown dataset {spec.dataset!r}; available: {', '.join(datasets)}",
+                             "value_error", spec.dataset))
+    if spec.seed + repeats - 1 > SEED_MAX:
+        errors.append(_error([*loc, "seed"], f"seed + repeats - 1 must be at most {SEED_MAX}", "value_error", spec.seed))
+    if errors:
+        raise SubmissionInvalid(errors)
+    resolved = spec.resolved().model_dump(mode="json")
+    return [{**resolved, "seed": spec.seed + k} for k in range(repeats)]
+
+
+def parse_submission(raw: bytes, settings: Settings) -> Submission:
+    from fer_models.data.catalog import dataset_names
+
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SubmissionInvalid([_error(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
+    except json.JSONDecodeError as exc:
+        raise SubmissionInvalid([_error(["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                                        "json_invalid")]) from None
+    except RecursionError:
+        raise SubmissionInvalid([_error(["body"], "JSON nested too deeply", "json_invalid")]) from None
+    if isinstance(body, dict):
+        items, single = [body], body.get("repeats", 1) == 1
+    elif isinstance(body, list):
+        items, single = body, False
+        if not body:
+            raise SubmissionInvalid([_error(["body"], "an empty list: send at least one experiment spec", "too_short")])
+    else:
+        raise SubmissionInvalid([_error(["body"], "expected an experiment spec object or a list of them",
+                                        "model_type")])
+    datasets = dataset_names(settings.data_dir)
+    specs: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        try:
+            specs += _one(item, ["body"] if isinstance(body, dict) else ["body", i], settings, datasets)
+        except SubmissionInvalid as exc:
+            errors += exc.errors
+    if not errors and len(specs) > MAX_EXPERIMENTS_PER_REQUEST:
+        errors.append(_error(["body"], f"{len(specs)} experiments in one request; accepted: at most "
+                             f"{MAX_EXPERIMENTS_PER_REQUEST}", "too_long"))
+    if errors:
+        raise SubmissionInvalid(errors)
+    return Submission(specs=specs, single=single, body=body)

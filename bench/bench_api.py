@@ -1,0 +1,271 @@
+"""API speed: GET /leaderboard over 10,000 results vs MLflow's search_runs; POST /experiments latency and burst.
+
+Through the whole HTTP stack: a `uvicorn api.main:create_app --factory` subprocess, queried with httpx
+(keep-alive), on SQLite and on PostgreSQL (a uniquely named database on 127.0.0.1:5432, dropped after).
+Baseline in the same run: MLflow's `search_runs` for the same top-20 question (dataset filter, order by
+test accuracy) over 10,000 runs in MLflow's own store (SQLite file; PostgreSQL database), filled by direct
+SQL inserts into MLflow's tables after MLflow created and migrated the schema (creating 10,000 runs through
+the client takes minutes). Submissions go to a real Redis (an unused database number, purged after).
+
+    python bench/bench_api.py [--results 10000] [--queries 200] [--backends sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from collections.abc import Iterator
+
+import httpx
+import redis
+from sqlalchemy import create_engine, insert
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ferbench.db.crud import rebuild_result_groups, spec_key  # noqa: E402
+from ferbench.db.migrate import upgrade  # noqa: E402
+from ferbench.db.models import METRICS, Experiment, Result  # noqa: E402
+from ferbench.db.session import make_engine, make_session_factory  # noqa: E402
+from tests.ferbench.db.backends import PG_ADMIN, private_redis  # noqa: E402
+
+MODELS = [("cnn-small", "cnn"), ("cnn-medium", "cnn"), ("vgg19", "vgg"), ("resnet50", "resnet"),
+          ("mobilenet-v2", "mobilenet"), ("efficientnet-b0", "efficientnet"), ("convnext-tiny", "convnext"),
+          ("vit-tiny", "vit")]
+DATASETS = ["synthetic", "fer2013", "ckplus"]
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@contextmanager
+def database(backend: str, tmp: Path, purpose: str) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / f'{purpose}.db'}"
+        return
+    import psycopg
+
+    name = f"ferbench_bench_{purpose}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def synthetic_rows(n: int, rng: random.Random) -> list[dict]:
+    """n finished experiments: specs repeated with 1-3 seeds, three datasets, eight models."""
+    rows = []
+    while len(rows) < n:
+        model, family = rng.choice(MODELS)
+        dataset = rng.choice(DATASETS)
+        spec = {"model": model, "dataset": dataset, "epochs": rng.choice([10, 30, 50]),
+                "learning_rate": rng.choice([1e-2, 1e-3, 3e-4, 1e-4]), "batch_size": rng.choice([32, 64, 128]),
+                "hyperparameters": {"dropout": rng.choice([0.1, 0.3, 0.5])}}
+        key = spec_key(spec)
+        for seed in range(rng.randint(1, 3)):
+            metrics = {m: rng.random() for m in METRICS}
+            rows.append({"id": str(uuid.uuid4()), "spec": {**spec, "seed": seed}, "spec_key": key, "seed": seed,
+                         "model": model, "family": family, "dataset": dataset, "metrics": metrics,
+                         "run_id": uuid.uuid4().hex})
+    return rows[:n]
+
+
+def fill_leaderboard(url: str, rows: list[dict]) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(insert(Experiment), [
+            {"id": r["id"], "status": "succeeded", "model": r["model"], "family": r["family"], "dataset": r["dataset"],
+             "spec": r["spec"], "seed": r["seed"], "spec_key": r["spec_key"], "batch_index": 0, "attempts": 1,
+             "cancel_requested": False, "created_at": now, "finished_at": now, "mlflow_run_id": r["run_id"]}
+            for r in rows])
+        conn.execute(insert(Result), [
+            {"experiment_id": r["id"], "model": r["model"], "family": r["family"], "dataset": r["dataset"],
+             "split_fingerprint": f"{r['dataset']}-split", "spec_key": r["spec_key"], "seed": r["seed"],
+             "mlflow_run_id": r["run_id"], "per_class": {}, "created_at": now, **r["metrics"]}
+            for r in rows])
+    session = make_session_factory(engine)()
+    rebuild_result_groups(session)  # the running sums finish_experiment keeps, for the bulk-loaded rows
+    session.close()
+    engine.dispose()
+
+
+def fill_mlflow(url: str, rows: list[dict], artifacts: Path) -> tuple[str, float]:
+    """MLflow creates and migrates its store; the 10,000 runs go in by direct inserts. Returns (experiment id, s)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    experiment_id = client.create_experiment("bench", artifact_location=artifacts.as_uri())
+    started = time.perf_counter()
+    engine = create_engine(url)
+    now = int(time.time() * 1000)
+    runs, params, metrics, latest, tags = [], [], [], [], []
+    for r in rows:
+        runs.append({"run_uuid": r["run_id"], "name": r["id"][:8], "source_type": "LOCAL", "source_name": "",
+                     "entry_point_name": "", "user_id": "bench", "status": "FINISHED", "start_time": now,
+                     "end_time": now, "source_version": "", "lifecycle_stage": "active",
+                     "artifact_uri": f"{artifacts.as_uri()}/{r['run_id']}", "experiment_id": int(experiment_id)})
+        for k, v in (("model", r["model"]), ("dataset", r["dataset"]), ("seed", str(r["seed"])),
+                     ("learning_rate", str(r["spec"]["learning_rate"])), ("epochs", str(r["spec"]["epochs"]))):
+            params.append({"key": k, "value": v, "run_uuid": r["run_id"]})
+        tags.append({"key": "experiment_id", "value": r["id"], "run_uuid": r["run_id"]})
+        for m, v in r["metrics"].items():
+            row = {"key": f"test_{m}", "value": v, "timestamp": now, "step": 0, "is_nan": False, "run_uuid": r["run_id"]}
+            metrics.append(row)
+            latest.append(row)
+    with engine.begin() as conn:
+        for table, values in (("runs", runs), ("params", params), ("tags", tags), ("metrics", metrics),
+                              ("latest_metrics", latest)):
+            cols = list(values[0])
+            stmt = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+            from sqlalchemy import text
+
+            conn.execute(text(stmt), values)
+    engine.dispose()
+    return experiment_id, time.perf_counter() - started
+
+
+def time_mlflow(url: str, experiment_id: str, repeats: int) -> tuple[list[float], list[str]]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    times, top = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        runs = client.search_runs([experiment_id], filter_string="params.dataset = 'synthetic'",
+                                  order_by=["metrics.test_accuracy DESC"], max_results=20)
+        times.append(time.perf_counter() - started)
+        top = [run.info.run_id for run in runs]
+    return times, top
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def api_server(db_url: str, broker_url: str, home: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "FERBENCH_HOME": str(home), "FERBENCH_DATA_DIR": str(home / "data"),
+           "FERBENCH_DATABASE_URL": db_url, "FERBENCH_BROKER_URL": broker_url, "MLFLOW_TRACKING_URI": str(home / "mlruns")}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
+                             "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/models", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the API did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def bench_backend(backend: str, args: argparse.Namespace, rows: list[dict], broker_url: str, tmp: Path) -> dict:
+    out: dict = {"backend": backend}
+    with ExitStack() as stack:
+        lb_url = stack.enter_context(database(backend, tmp, "leaderboard"))
+        fill_leaderboard(lb_url, rows)
+        mlflow_url = stack.enter_context(database(backend, tmp, "mlflow"))
+        experiment_id, out["mlflow_fill_s"] = fill_mlflow(mlflow_url, rows, tmp / f"artifacts-{backend}")
+        base = stack.enter_context(api_server(lb_url, broker_url, tmp / f"home-{backend}"))
+        with httpx.Client(base_url=base, timeout=30) as http:
+            params = {"dataset": "synthetic", "metric": "accuracy", "limit": 20}
+            for _ in range(10):  # warm-up: connection pool, query plans
+                http.get("/leaderboard", params=params).raise_for_status()
+            times = []
+            for _ in range(args.queries):
+                started = time.perf_counter()
+                answer = http.get("/leaderboard", params=params)
+                times.append(time.perf_counter() - started)
+                answer.raise_for_status()
+            assert len(answer.json()["entries"]) == 20
+            out["leaderboard_p50_ms"], out["leaderboard_p95_ms"] = p(times, 0.5) * 1e3, p(times, 0.95) * 1e3
+            mlflow_times, _ = time_mlflow(mlflow_url, experiment_id, args.mlflow_repeats)
+            out["mlflow_p50_ms"], out["mlflow_p95_ms"] = p(mlflow_times, 0.5) * 1e3, p(mlflow_times, 0.95) * 1e3
+
+            body = {"model": "cnn-small", "dataset": "synthetic", "epochs": 1}
+            post_times = []
+            for seed in range(args.posts):
+                started = time.perf_counter()
+                http.post("/experiments", json={**body, "seed": seed}).raise_for_status()
+                post_times.append(time.perf_counter() - started)
+            out["post_p50_ms"], out["post_p95_ms"] = p(post_times, 0.5) * 1e3, p(post_times, 0.95) * 1e3
+
+        broker = redis.Redis.from_url(broker_url)
+        broker.delete("gpu")
+
+        def submit(seed: int) -> str:
+            with httpx.Client(base_url=base, timeout=60) as c:
+                answer = c.post("/experiments", json={**body, "seed": 10_000 + seed})
+                answer.raise_for_status()
+                return answer.json()["id"]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            ids = list(pool.map(submit, range(args.burst)))
+        out["burst_s"] = time.perf_counter() - started
+        engine = make_engine(lb_url)
+        with engine.connect() as conn:
+            from sqlalchemy import select
+
+            recorded = conn.execute(select(Experiment.id).where(Experiment.id.in_(ids),
+                                                                Experiment.status == "queued")).all()
+        engine.dispose()
+        out["burst_recorded"], out["burst_enqueued"] = len(recorded), broker.llen("gpu")
+        broker.delete("gpu")
+        broker.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--mlflow-repeats", type=int, default=5)
+    parser.add_argument("--posts", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    rows = synthetic_rows(args.results, random.Random(0))
+    with tempfile.TemporaryDirectory() as tmp, private_redis() as broker_url:
+        reports = [bench_backend(b, args, rows, broker_url, Path(tmp)) for b in args.backends.split(",")]
+    for r in reports:
+        print(f"[{r['backend']}] GET /leaderboard top 20 of {args.results} results: p50 {r['leaderboard_p50_ms']:.1f} ms, "
+              f"p95 {r['leaderboard_p95_ms']:.1f} ms ({args.queries} requests, uvicorn subprocess + httpx)")
+        print(f"[{r['backend']}] MLflow search_runs same top 20 of {args.results} runs: p50 {r['mlflow_p50_ms']:.0f} ms, "
+              f"p95 {r['mlflow_p95_ms']:.0f} ms ({args.mlflow_repeats} queries; store filled in {r['mlflow_fill_s']:.1f} s)")
+        print(f"[{r['backend']}] ratio MLflow p95 / leaderboard p95: {r['mlflow_p95_ms'] / r['leaderboard_p95_ms']:.0f}x")
+        print(f"[{r['backend']}] POST /experiments: p50 {r['post_p50_ms']:.1f} ms, p95 {r['post_p95_ms']:.1f} ms "
+              f"({args.posts} sequential)")
+        print(f"[{r['backend']}] {args.burst} parallel submissions (20 threads): {r['burst_recorded']} recorded queued, "
+              f"{r['burst_enqueued']} messages in queue gpu, {r['burst_s']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

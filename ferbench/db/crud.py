@@ -1,0 +1,524 @@
+"""Every read and write the API and the worker make. Write functions commit their own transaction.
+
+State changes are single conditional UPDATEs (`... WHERE id=? AND status IN (...)`), so two processes
+racing on the same row can never both win: the database decides, not the caller's stale copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ferbench.db.models import FINISHED, LOWER_IS_BETTER, METRICS, Experiment, Result, ResultGroup, utcnow
+
+Enqueue = Callable[[str], None]
+
+
+class ExperimentNotFound(LookupError):
+    def __init__(self, experiment_id: str) -> None:
+        super().__init__(f"experiment {experiment_id!r} not found")
+
+
+class ExperimentConflict(Exception):
+    """The experiment is in a state that does not allow the request (e.g. cancelling a finished one)."""
+
+
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key was reused with a different request body."""
+
+
+class BrokerUnavailable(Exception):
+    """The rows are stored as `pending` (the outbox) but the broker did not take the messages."""
+
+    def __init__(self, experiment_ids: list[str], cause: BaseException) -> None:
+        self.experiment_ids = experiment_ids
+        super().__init__(f"the task broker is unreachable ({type(cause).__name__}); "
+                         f"{len(experiment_ids)} experiment(s) kept pending and sent once it is back")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def sha256(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def spec_key(spec: Mapping[str, Any]) -> str:
+    """Groups the seeds of one spec: the hash of everything but the seed."""
+    return sha256({k: v for k, v in spec.items() if k != "seed"})
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- create / enqueue -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    experiments: list[Experiment]
+    created: bool  # False: an earlier request with the same Idempotency-Key made them
+
+
+def _by_idempotency_key(session: Session, key: str) -> list[Experiment]:
+    stmt = select(Experiment).where(Experiment.idempotency_key == key).order_by(Experiment.batch_index)
+    return list(session.scalars(stmt))
+
+
+def _replay(session: Session, key: str, request_hash: str | None, enqueue: Enqueue) -> CreateOutcome | None:
+    rows = _by_idempotency_key(session, key)
+    if not rows:
+        return None
+    if rows[0].request_hash != request_hash:
+        raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used with a different request body; "
+                                  "use a new key for a new request")
+    # A retry after a 503: hand the still-pending rows to the broker now.
+    _send(session, [r.id for r in rows if r.status == "pending"], enqueue)
+    return CreateOutcome(experiments=[session.get(Experiment, r.id) for r in rows], created=False)  # type: ignore[misc]
+
+
+def _send(session: Session, ids: list[str], enqueue: Enqueue) -> None:
+    for i, experiment_id in enumerate(ids):
+        try:
+            enqueue(experiment_id)
+        except Exception as exc:  # noqa: BLE001 - any broker failure leaves the rest in the outbox
+            session.rollback()
+            raise BrokerUnavailable(ids[i:], exc) from exc
+        mark_queued(session, experiment_id)
+
+
+def mark_queued(session: Session, experiment_id: str) -> bool:
+    """pending -> queued after a successful send (a worker may already have claimed it: then no-op)."""
+    result = session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status == "pending")
+        .values(status="queued", enqueued_at=utcnow())
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def create_experiments(
+    session: Session,
+    specs: Sequence[Mapping[str, Any]],
+    *,
+    enqueue: Enqueue,
+    families: Mapping[str, str | None] | None = None,
+    group_id: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> CreateOutcome:
+    """Insert one row per spec as `pending`, commit, send each, then mark it `queued`.
+
+    A row is never `queued` unless its message was accepted; on a broker failure the rows stay
+    `pending` (drained later by `drain_outbox`) and BrokerUnavailable is raised.
+    """
+    if idempotency_key is not None:
+        replay = _replay(session, idempotency_key, request_hash, enqueue)
+        if replay is not None:
+            return replay
+    families = families or {}
+    if group_id is None and len(specs) > 1:
+        group_id = str(uuid.uuid4())
+    now = utcnow()
+    rows = [
+        Experiment(
+            id=str(uuid.uuid4()), status="pending", model=spec["model"], family=families.get(spec["model"]),
+            dataset=spec["dataset"], spec=dict(spec), seed=int(spec.get("seed", 0)), group_id=group_id,
+            spec_key=spec_key(spec), idempotency_key=idempotency_key, request_hash=request_hash,
+            batch_index=i, attempts=0, cancel_requested=False, created_at=now,
+        )
+        for i, spec in enumerate(specs)
+    ]
+    session.add_all(rows)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two requests with the same key at once: the loser answers like a retry of the winner.
+        session.rollback()
+        if idempotency_key is None:
+            raise
+        replay = _replay(session, idempotency_key, request_hash, enqueue)
+        if replay is None:
+            raise
+        return replay
+    _send(session, [r.id for r in rows], enqueue)
+    return CreateOutcome(experiments=[session.get(Experiment, r.id) for r in rows], created=True)  # type: ignore[misc]
+
+
+def drain_outbox(session: Session, enqueue: Enqueue, *, older_than_s: float = 0.0, limit: int = 500) -> int:
+    """Send every `pending` row (oldest first) and mark it queued; returns how many were sent.
+
+    Stops at the first broker failure (raising BrokerUnavailable). A row sent twice (the API sent it
+    and crashed before marking it) is harmless: the second delivery cannot claim it.
+    """
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    ids = list(session.scalars(
+        select(Experiment.id)
+        .where(Experiment.status == "pending", Experiment.created_at <= cutoff)
+        .order_by(Experiment.created_at).limit(limit)
+    ))
+    session.commit()
+    _send(session, ids, enqueue)
+    return len(ids)
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+def get_experiment(session: Session, experiment_id: str) -> Experiment | None:
+    return session.get(Experiment, experiment_id)
+
+
+def get_result(session: Session, experiment_id: str) -> Result | None:
+    return session.scalars(select(Result).where(Result.experiment_id == experiment_id)).first()
+
+
+def list_experiments(
+    session: Session, *, status: str | None = None, model: str | None = None, dataset: str | None = None,
+    group_id: str | None = None, limit: int = 50, offset: int = 0,
+) -> tuple[list[Experiment], int]:
+    """Newest first, and the total count matching the filters."""
+    conditions = []
+    if status is not None:
+        conditions.append(Experiment.status == status)
+    if model is not None:
+        conditions.append(Experiment.model == model)
+    if dataset is not None:
+        conditions.append(Experiment.dataset == dataset)
+    if group_id is not None:
+        conditions.append(Experiment.group_id == group_id)
+    where = and_(True, *conditions)
+    total = session.scalar(select(func.count()).select_from(Experiment).where(where)) or 0
+    rows = session.scalars(
+        select(Experiment).where(where).order_by(Experiment.created_at.desc(), Experiment.id)
+        .limit(limit).offset(offset)
+    )
+    return list(rows), int(total)
+
+
+# --- worker side ------------------------------------------------------------------------------
+
+def claim_experiment(session: Session, experiment_id: str, worker: str | None = None) -> Experiment | None:
+    """queued -> running, attempts+1; None when another delivery owns it or it is no longer runnable.
+
+    `pending` is claimable too: a worker can receive the message before the API marks the row queued,
+    and a pending row is only ever delivered if its send succeeded.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status.in_(("queued", "pending")),
+               Experiment.cancel_requested.is_(False))
+        .values(status="running", attempts=Experiment.attempts + 1, worker=worker or default_worker_name(),
+                started_at=func.coalesce(Experiment.started_at, now), heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:
+        return None
+    row = session.get(Experiment, experiment_id, populate_existing=True)
+    return row
+
+
+def heartbeat(session: Session, experiment_id: str) -> bool:
+    result = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
+        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; a diverging loss is shown as null
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def update_progress(session: Session, experiment_id: str, progress: Mapping[str, Any] | Any) -> bool:
+    """Store the latest progress (epoch, epochs, batch, batches, metrics, eta_seconds) and a heartbeat."""
+    result = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
+        .values(progress=_jsonable(progress), heartbeat_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def set_mlflow_run_id(session: Session, experiment_id: str, run_id: str) -> None:
+    session.execute(update(Experiment).where(Experiment.id == experiment_id).values(mlflow_run_id=run_id)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def _field(result: Any, name: str, default: Any = None) -> Any:
+    if isinstance(result, Mapping):
+        return result.get(name, default)
+    return getattr(result, name, default)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def finish_experiment(session: Session, experiment_id: str, result: Any) -> bool:
+    """running -> succeeded plus its results row, in one transaction. A second call does nothing.
+
+    `result` is a fer_models ExperimentResult or a mapping with the same fields (metrics, per_class,
+    split_fingerprint, mlflow_run_id, stopped_reason).
+    """
+    metrics = dict(_field(result, "metrics") or {})
+    run_id = _field(result, "mlflow_run_id")
+    now = utcnow()
+    try:
+        values: dict[str, Any] = {"status": "succeeded", "finished_at": now, "heartbeat_at": now,
+                                  "stopped_reason": _field(result, "stopped_reason"), "error": None}
+        if run_id:
+            values["mlflow_run_id"] = run_id
+        changed = session.execute(
+            update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
+            .values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            session.rollback()
+            return False
+        row = session.get(Experiment, experiment_id, populate_existing=True)
+        assert row is not None
+        split = str(_field(result, "split_fingerprint") or "unknown")
+        values = {m: _number(metrics.get(m)) for m in METRICS}
+        session.add(Result(
+            experiment_id=experiment_id, model=row.model, family=row.family, dataset=row.dataset,
+            split_fingerprint=split, spec_key=row.spec_key, seed=row.seed,
+            per_class=_jsonable(_field(result, "per_class")), mlflow_run_id=run_id or row.mlflow_run_id,
+            created_at=now, **values,
+        ))
+        session.flush()  # the unique experiment_id stops a second finish before the sums move
+        _add_to_group(session, row, split, values)
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # a results row already exists: the other delivery finished it
+        return False
+    except BaseException:
+        session.rollback()
+        raise
+    return True
+
+
+def _add_to_group(session: Session, row: Experiment, split: str, values: Mapping[str, float | None]) -> None:
+    """Add one result to its (spec_key, split) running sums, atomically (concurrent finishes add up)."""
+    key = {"spec_key": row.spec_key, "split_fingerprint": split}
+    fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0,
+             **{f"{m}_n": 0 for m in METRICS}}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(ResultGroup).values(**fresh).on_conflict_do_nothing(
+        index_elements=["spec_key", "split_fingerprint"]))
+    table = ResultGroup.__table__.c
+    changes: dict[str, Any] = {"n": table.n + 1}
+    for m, v in values.items():
+        if v is None:
+            continue
+        count, total = table[f"{m}_n"], func.coalesce(table[f"{m}_sum"], 0.0)
+        changes[f"{m}_n"] = count + 1
+        changes[f"{m}_sum"] = total + v
+        changes[f"{m}_mean"] = (total + v) / (count + 1)
+    session.execute(update(ResultGroup.__table__).where(table.spec_key == row.spec_key,
+                                                        table.split_fingerprint == split).values(**changes))
+
+
+def rebuild_result_groups(session: Session) -> int:
+    """Recompute every (spec_key, split) running sum from the results table (repair, bulk loads)."""
+    cols = ", ".join(f"{m}_n, {m}_sum, {m}_mean" for m in METRICS)
+    aggs = ", ".join(f"COUNT({m}), SUM({m}), AVG({m})" for m in METRICS)
+    session.execute(text("DELETE FROM result_groups"))
+    session.execute(text(
+        f"INSERT INTO result_groups (spec_key, split_fingerprint, model, family, dataset, n, {cols}) "
+        f"SELECT spec_key, split_fingerprint, MIN(model), MIN(family), MIN(dataset), COUNT(*), {aggs} "
+        "FROM results GROUP BY spec_key, split_fingerprint"))
+    session.commit()
+    return int(session.scalar(select(func.count()).select_from(ResultGroup)) or 0)
+
+
+def fail_experiment(session: Session, experiment_id: str, error: str) -> bool:
+    result = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status.notin_(FINISHED))
+        .values(status="failed", error=str(error)[:10_000], finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def mark_cancelled(session: Session, experiment_id: str) -> bool:
+    result = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status.notin_(FINISHED))
+        .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def is_cancel_requested(session: Session, experiment_id: str) -> bool:
+    return bool(session.scalar(select(Experiment.cancel_requested).where(Experiment.id == experiment_id)))
+
+
+def request_cancel(session: Session, experiment_id: str) -> Experiment:
+    """Queued/pending: cancelled at once (it will never start). Running: flag for the worker to stop.
+
+    Raises ExperimentNotFound, or ExperimentConflict when it has already finished.
+    """
+    now = utcnow()
+    cancelled = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status.in_(("queued", "pending")))
+        .values(status="cancelled", cancel_requested=True, finished_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    flagged = 0
+    if not cancelled:
+        flagged = session.execute(
+            update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
+            .values(cancel_requested=True).execution_options(synchronize_session=False)
+        ).rowcount
+    session.commit()
+    row = session.get(Experiment, experiment_id, populate_existing=True)
+    if row is None:
+        raise ExperimentNotFound(experiment_id)
+    if not cancelled and not flagged:
+        raise ExperimentConflict(f"experiment {experiment_id!r} has already finished ({row.status}); "
+                                 "only queued or running experiments can be cancelled")
+    return row
+
+
+# --- leaderboard ------------------------------------------------------------------------------
+
+@dataclass
+class LeaderboardEntry:
+    rank: int
+    model: str
+    family: str | None
+    dataset: str
+    split_fingerprint: str
+    spec_key: str
+    metric: str
+    value: float  # the mean over seeds
+    std: float | None  # sample standard deviation; None with one seed
+    n_seeds: int
+    seeds: list[int]
+    metrics: dict[str, float | None]  # every metric's mean over seeds
+    experiment_id: str  # the best seed's experiment
+    experiment_ids: list[str]
+    mlflow_run_id: str | None
+    mlflow_run_ids: list[str | None]
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def leaderboard(
+    session: Session,
+    *,
+    metric: str = "accuracy",
+    dataset: str | None = None,
+    model: str | None = None,
+    family: str | None = None,
+    split_fingerprint: str | None = None,
+    limit: int = 20,
+    best_per_model: bool = False,
+) -> list[LeaderboardEntry]:
+    """Specs ranked by the mean of `metric` over their seeds (ascending for cost metrics).
+
+    Groups are (spec_key, split_fingerprint): numbers from different splits are never averaged together.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; accepted: {', '.join(METRICS)}")
+    mean = getattr(ResultGroup, f"{metric}_mean")
+    seeds = getattr(ResultGroup, f"{metric}_n")
+    conditions = [mean.is_not(None)]
+    for col, value in ((ResultGroup.dataset, dataset), (ResultGroup.model, model), (ResultGroup.family, family),
+                       (ResultGroup.split_fingerprint, split_fingerprint)):
+        if value is not None:
+            conditions.append(col == value)
+    ascending = metric in LOWER_IS_BETTER
+    order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
+    if best_per_model:
+        ranked = select(
+            ResultGroup.spec_key, ResultGroup.split_fingerprint, mean.label("mean"), seeds.label("seeds"),
+            func.row_number().over(
+                partition_by=(ResultGroup.model, ResultGroup.dataset, ResultGroup.split_fingerprint), order_by=order,
+            ).label("rn"),
+        ).where(*conditions).subquery()
+        top = (select(ranked.c.spec_key, ranked.c.split_fingerprint).where(ranked.c.rn == 1)
+               .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
+                         ranked.c.spec_key))
+    else:
+        top = select(ResultGroup.spec_key, ResultGroup.split_fingerprint).where(*conditions).order_by(*order)
+    top_keys = [(k, f) for k, f in session.execute(top.limit(limit))]
+    if not top_keys:
+        return []
+    # The spec key fixes model and dataset, so the members are found through the (spec_key, split)
+    # index alone; filtering them by the other conditions again here is cheaper than in SQL.
+    wanted = set(top_keys)
+    # Plain rows, not ORM objects: this is the hot path of GET /leaderboard.
+    columns = [Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
+               Result.spec_key, Result.seed, Result.mlflow_run_id, *(getattr(Result, m) for m in METRICS)]
+    members = session.execute(
+        select(*columns, Experiment.spec)
+        .join(Experiment, Experiment.id == Result.experiment_id)
+        .where(Result.spec_key.in_({k for k, _ in top_keys}))
+    ).all()
+    by_group: dict[tuple[str, str], list[Any]] = {}
+    for row in sorted(members, key=lambda r: r.seed):
+        key = (row.spec_key, row.split_fingerprint)
+        if key in wanted and getattr(row, metric) is not None:
+            by_group.setdefault(key, []).append(row)
+    entries = []
+    for key in top_keys:
+        group = by_group.get(key, [])
+        if not group:
+            continue
+        value, std = _mean_std([getattr(r, metric) for r in group])
+        best = (min if ascending else max)(group, key=lambda r: getattr(r, metric))
+        all_means = {m: _mean_std([v for r in group if (v := getattr(r, m)) is not None])[0] for m in METRICS}
+        spec = {k: v for k, v in group[0].spec.items() if k != "seed"}
+        entries.append(LeaderboardEntry(
+            rank=len(entries) + 1, model=best.model, family=best.family, dataset=best.dataset,
+            split_fingerprint=best.split_fingerprint, spec_key=best.spec_key, metric=metric, value=value,  # type: ignore[arg-type]
+            std=std, n_seeds=len(group), seeds=[r.seed for r in group], metrics=all_means,
+            experiment_id=best.experiment_id, experiment_ids=[r.experiment_id for r in group],
+            mlflow_run_id=best.mlflow_run_id, mlflow_run_ids=[r.mlflow_run_id for r in group], spec=spec,
+        ))
+    return entries

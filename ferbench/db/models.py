@@ -1,0 +1,138 @@
+"""The two tables: experiments (one row per submitted run) and results (the leaderboard)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+
+# DESIGN.md's metric names; the leaderboard ranks by any of them.
+METRICS = (
+    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
+    "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms", "throughput",
+    "params", "model_bytes",
+)
+LOWER_IS_BETTER = frozenset({"train_seconds", "epoch_seconds", "inference_ms", "params", "model_bytes"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # `pending`: inserted but not yet handed to the broker (the outbox); never shown as queued.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    family: Mapped[str | None] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    seed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    group_id: Mapped[str | None] = mapped_column(String(36))
+    spec_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    batch_index: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    stopped_reason: Mapped[str | None] = mapped_column(Text)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        # One key names one request; several rows (a batch) may share it, the position tells them apart.
+        UniqueConstraint("idempotency_key", "batch_index", name="uq_experiments_idempotency"),
+        Index("ix_experiments_status_created", "status", "created_at"),
+        Index("ix_experiments_model", "model"),
+        Index("ix_experiments_dataset", "dataset"),
+        Index("ix_experiments_group_id", "group_id"),
+        Index("ix_experiments_created", "created_at"),
+    )
+
+
+class Result(Base):
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False)
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    family: Mapped[str | None] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    split_fingerprint: Mapped[str] = mapped_column(String(128), nullable=False)
+    spec_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    seed: Mapped[int] = mapped_column(Integer, nullable=False)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    balanced_accuracy: Mapped[float | None] = mapped_column(Float)
+    precision_macro: Mapped[float | None] = mapped_column(Float)
+    recall_macro: Mapped[float | None] = mapped_column(Float)
+    f1_macro: Mapped[float | None] = mapped_column(Float)
+    f1_weighted: Mapped[float | None] = mapped_column(Float)
+    roc_auc_macro: Mapped[float | None] = mapped_column(Float)
+    top2_accuracy: Mapped[float | None] = mapped_column(Float)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    epoch_seconds: Mapped[float | None] = mapped_column(Float)
+    inference_ms: Mapped[float | None] = mapped_column(Float)
+    throughput: Mapped[float | None] = mapped_column(Float)
+    params: Mapped[float | None] = mapped_column(Float)
+    model_bytes: Mapped[float | None] = mapped_column(Float)
+    per_class: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        # One result per experiment: a duplicate finish can never add a second leaderboard row.
+        UniqueConstraint("experiment_id", name="uq_results_experiment_id"),
+        Index("ix_results_model", "model"),
+        Index("ix_results_split_fingerprint", "split_fingerprint"),
+        Index("ix_results_spec_key", "spec_key", "split_fingerprint"),
+        *(Index(f"ix_results_dataset_{m}", "dataset", m) for m in METRICS),
+    )
+
+
+class ResultGroup(Base):
+    """Running sums per (spec_key, split_fingerprint): the seeds of one spec on one split.
+
+    Kept up to date in the same transaction as each results row, so GET /leaderboard ranks specs by
+    an indexed mean instead of grouping 10,000 results per request.
+    """
+
+    __tablename__ = "result_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    spec_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    split_fingerprint: Mapped[str] = mapped_column(String(128), nullable=False)
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    family: Mapped[str | None] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    n: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Per metric: how many seeds reported it, their sum and their mean (NULL until one did).
+    for _m in METRICS:
+        locals()[f"{_m}_n"] = mapped_column(Integer, nullable=False, default=0)
+        locals()[f"{_m}_sum"] = mapped_column(Float)
+        locals()[f"{_m}_mean"] = mapped_column(Float)
+    del _m
+
+    __table_args__ = (
+        UniqueConstraint("spec_key", "split_fingerprint", name="uq_result_groups_key"),
+        Index("ix_result_groups_model", "model"),
+        *(Index(f"ix_result_groups_dataset_{m}", "dataset", f"{m}_mean") for m in METRICS),
+    )
+

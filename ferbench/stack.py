@@ -1,0 +1,322 @@
+"""`ferbench up`: the whole service on embedded defaults, as child processes of one launcher.
+
+Order matters: migrations run once before anything else (several processes migrating a new store
+at once fail), then the tracking server and the broker, then the worker and the API. Whatever is
+configured (FERBENCH_BROKER_URL, MLFLOW_TRACKING_URI, FERBENCH_DATABASE_URL) is used instead of
+starting a private one. Every child runs in its own process group, so stopping the stack stops
+their children too (Celery's pool, uvicorn) and a Ctrl-C in the terminal reaches only the launcher,
+which then stops the children in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from fer_models.errors import FerBenchError
+from ferbench.settings import Settings
+
+WORKER_QUEUE = "gpu"
+
+
+class StackError(FerBenchError):
+    """A part of the stack could not be started or did not become healthy."""
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    api: str
+    docs: str
+    leaderboard: str
+    mlflow_ui: str
+    broker: str
+    database: str
+
+
+@dataclass
+class ChildProcess:
+    """A child started in its own process group, with its output in a log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes] = field(repr=False)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM to the whole group, SIGKILL to whatever is left after `grace_s`."""
+        pgid = self.process.pid  # start_new_session=True: the child leads its own group
+        if self.alive():
+            _signal_group(pgid, signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+        # The leader may be gone while its children (pool processes, server workers) linger.
+        _signal_group(pgid, signal.SIGKILL)
+        if self.alive():
+            self.process.wait(5)
+        self.log_file.close()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None) -> ChildProcess:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    log_file = open(log_path, "ab")  # noqa: SIM115 - closed by ChildProcess.stop
+    process = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    return ChildProcess(name=name, process=process, log_path=log_path, log_file=log_file)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def worker_command(*, name: str = "worker", loglevel: str = "INFO") -> list[str]:
+    """The documented worker command line: one process, one task per child (GPU memory is freed on exit)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "-Q", WORKER_QUEUE, "-c", "1", "--max-tasks-per-child=1", "-P", "prefork",
+        "-n", f"{name}@%h", f"--loglevel={loglevel}",
+    ]
+
+
+def api_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+        "--host", host, "--port", str(port), "--log-level", "warning",
+    ]
+
+
+def migrate(env: dict[str, str], log_dir: Path, timeout_s: float = 300.0) -> None:
+    """`ferbench db upgrade`, once, before any worker or API process exists."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ferbench.cli.main", "db", "upgrade"],
+        env=env, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
+    )
+    (log_dir / "migrate.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise StackError(f"database migration failed (ferbench db upgrade, exit {done.returncode}): {last[0]}")
+
+
+def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, alive: Callable[[], str | None]) -> None:
+    """Poll `check` until true; stop early with the child's log when a process died meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dead = alive()
+        if dead:
+            raise StackError(dead)
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet; any error means "try again"
+            pass
+        time.sleep(0.25)
+    raise StackError(f"{what} did not become healthy within {timeout_s:.0f} s")
+
+
+class Stack:
+    """Starts and stops the local service. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        workers: int = 1,
+        gpus: list[str] | None = None,
+        startup_timeout_s: float = 180.0,
+        echo: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.settings = settings
+        # One worker per GPU, each seeing only its own device (TensorFlow would otherwise grab them all).
+        self.gpus = list(gpus or [])
+        self.workers = len(self.gpus) or workers
+        self.startup_timeout_s = startup_timeout_s
+        self.echo = echo
+        self.home = Path(settings.home).resolve()
+        self.log_dir = self.home / "logs"
+        self.children: list[ChildProcess] = []
+        self._servers: list[Any] = []  # private redis / mlflow servers, each with .stop()
+        self.urls: StackUrls | None = None
+        self.broker_url: str | None = None  # unredacted, for in-process clients (benchmarks, tests)
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- starting ---------------------------------------------------------------------------------
+    def start(self) -> StackUrls:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackUrls:
+        s = self.settings
+        if not port_is_free(s.api_host, s.api_port):
+            raise StackError(
+                f"port {s.api_port} on {s.api_host} is already in use: stop what runs there or set FERBENCH_API_PORT"
+            )
+        if not s.mlflow_tracking_uri and not port_is_free(s.mlflow_host, s.mlflow_port):
+            raise StackError(
+                f"port {s.mlflow_port} on {s.mlflow_host} is already in use: stop what runs there, "
+                "set FERBENCH_MLFLOW_PORT, or point MLFLOW_TRACKING_URI at a running tracking server"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = self._base_env()
+
+        self.echo("applying database migrations")
+        migrate(env, self.log_dir)
+
+        tracking_uri = s.mlflow_tracking_uri or self._start_mlflow()
+        broker_url = s.broker_url or self._start_redis()
+        env.update(FERBENCH_BROKER_URL=broker_url, MLFLOW_TRACKING_URI=tracking_uri)
+        self.broker_url = broker_url
+
+        for index in range(self.workers):
+            self.echo(f"starting worker {index + 1}/{self.workers}")
+            worker_env = {**env, "CUDA_VISIBLE_DEVICES": self.gpus[index]} if self.gpus else env
+            self.children.append(
+                spawn(f"worker-{index + 1}", worker_command(name=f"ferbench-{index + 1}"), env=worker_env, log_dir=self.log_dir)
+            )
+        self.echo("starting the API")
+        self.children.append(spawn("api", api_command(s.api_host, s.api_port), env=env, log_dir=self.log_dir))
+
+        api = f"http://{s.api_host}:{s.api_port}"
+        wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200,
+                   timeout_s=self.startup_timeout_s, what=f"the API at {api}/health", alive=self._first_death)
+        wait_until(lambda: self._workers_answering(broker_url) >= self.workers,
+                   timeout_s=self.startup_timeout_s, what="the worker", alive=self._first_death)
+        self.urls = StackUrls(
+            api=api, docs=f"{api}/docs", leaderboard=f"{api}/leaderboard",
+            mlflow_ui=_ui_url(tracking_uri), broker=_redact(broker_url), database=_redact(env["FERBENCH_DATABASE_URL"]),
+        )
+        return self.urls
+
+    def _base_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            FERBENCH_HOME=str(self.home),
+            FERBENCH_DATA_DIR=str(Path(s.data_dir).resolve()),
+            FERBENCH_DATABASE_URL=s.resolved_database_url,
+            FERBENCH_API_HOST=s.api_host,
+            FERBENCH_API_PORT=str(s.api_port),
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _start_redis(self) -> str:
+        from ferbench.services.redis_server import start_redis
+
+        self.echo("starting a private redis-server")
+        server = start_redis(self.home / "redis")
+        self._servers.append(server)
+        return server.url
+
+    def _start_mlflow(self) -> str:
+        from ferbench.services import mlflow_server
+
+        self.echo("starting the MLflow tracking server")
+        server = mlflow_server.start_mlflow_server(
+            self.home / "mlflow", host=self.settings.mlflow_host, port=self.settings.mlflow_port
+        )
+        self._servers.append(server)
+        return str(server.url)
+
+    def _workers_answering(self, broker_url: str) -> int:
+        from ferbench.queue import make_celery
+
+        app = make_celery(self.settings, broker_url=broker_url)
+        try:
+            return len(app.control.ping(timeout=1.0) or [])
+        finally:
+            app.close()
+
+    def _first_death(self) -> str | None:
+        for child in self.children:
+            if not child.alive():
+                return f"{child.name} exited with code {child.process.returncode}; last lines of {child.log_path}:\n{child.log_tail()}"
+        return None
+
+    # -- stopping ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop the API first (no new submissions), then workers, then the servers they use."""
+        for child in reversed(self.children):
+            child.stop(grace_s=20.0 if child.name.startswith("worker") else 10.0)
+        self.children.clear()
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+
+    def wait(self) -> int:
+        """Block until a signal arrives or a child dies; returns the exit code for the CLI."""
+        received: list[int] = []
+
+        def handler(signum: int, _frame: object) -> None:
+            received.append(signum)
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while not received:
+                dead = self._first_death()
+                if dead:
+                    self.echo(dead)
+                    return 1
+                time.sleep(0.5)
+            return 0
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def _ui_url(tracking_uri: str) -> str:
+    return tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"(no UI: tracking URI is {tracking_uri})"
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url

@@ -1,0 +1,52 @@
+"""The HTTP commands of the CLI when things go wrong: one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ferbench.cli.service_commands import describe_progress, spec_body
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nothing listens once the socket closes
+
+
+@pytest.mark.parametrize("args", [["status", "abc"], ["leaderboard"], ["submit", "--model", "cnn-small"]])
+def test_no_api_running_gives_one_line_saying_how_to_start_it(args: list[str]) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", *args, "--api-url", url],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and url in lines[0] and "ferbench up" in lines[0], done.stderr
+
+
+def test_bad_hyperparameter_syntax_is_a_usage_error() -> None:
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "submit", "--model", "cnn-small", "--hp", "dropout"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "NAME=VALUE" in done.stderr
+
+
+def test_the_body_carries_only_what_was_given_so_server_defaults_apply() -> None:
+    body = spec_body(model="cnn-small", dataset=None, epochs=3, batch_size=None, learning_rate=None, optimizer=None,
+                     seed=None, hyperparameters={"dropout": 0.3}, repeats=3)
+    assert body == {"model": "cnn-small", "epochs": 3, "hyperparameters": {"dropout": 0.3}, "repeats": 3}
+    assert "repeats" not in spec_body(model="m", dataset=None, epochs=None, batch_size=None, learning_rate=None,
+                                      optimizer=None, seed=None, hyperparameters=None, repeats=1)
+
+
+def test_progress_line_shows_epoch_metrics_and_error() -> None:
+    line = describe_progress({"id": "e1", "spec": {"model": "cnn-small"}, "status": "running",
+                              "progress": {"epoch": 2, "epochs": 5, "metrics": {"val_accuracy": 0.4567}, "eta_seconds": 12.2}})
+    assert "epoch 2/5" in line and "val_accuracy 0.457" in line and "eta 12s" in line
+    failed = describe_progress({"id": "e2", "status": "failed", "error": "diverged at epoch 3, batch 7"})
+    assert "diverged at epoch 3" in failed

@@ -1,0 +1,102 @@
+"""Leaderboard ranking: direction per metric, filters, best_per_model and seed aggregation."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+from sqlalchemy.orm import Session
+
+from ferbench.db import crud
+
+
+def run(session: Session, *, model: str = "cnn-small", dataset: str = "synthetic", seed: int = 0, lr: float = 1e-3,
+        accuracy: float, inference_ms: float = 1.0, split: str = "split-a", family: str = "cnn") -> str:
+    spec = {"model": model, "dataset": dataset, "epochs": 1, "learning_rate": lr, "seed": seed}
+    (row,) = crud.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
+    crud.claim_experiment(session, row.id)
+    crud.finish_experiment(session, row.id, {
+        "metrics": {"accuracy": accuracy, "inference_ms": inference_ms}, "split_fingerprint": split,
+        "mlflow_run_id": f"run-{row.id[:8]}", "per_class": {}})
+    return row.id
+
+
+def test_accuracy_ranks_descending_and_latency_ascending(session: Session) -> None:
+    run(session, model="cnn-small", accuracy=0.5, inference_ms=1.0)
+    run(session, model="vgg19", accuracy=0.9, inference_ms=9.0, family="vgg")
+    run(session, model="resnet50", accuracy=0.7, inference_ms=5.0, family="resnet")
+    by_acc = crud.leaderboard(session, metric="accuracy", dataset="synthetic")
+    assert [e.model for e in by_acc] == ["vgg19", "resnet50", "cnn-small"]
+    assert [e.rank for e in by_acc] == [1, 2, 3]
+    by_latency = crud.leaderboard(session, metric="inference_ms", dataset="synthetic")
+    assert [e.model for e in by_latency] == ["cnn-small", "resnet50", "vgg19"]
+    assert by_acc[0].mlflow_run_id.startswith("run-") and by_acc[0].experiment_id in by_acc[0].experiment_ids
+    assert crud.leaderboard(session, metric="accuracy", limit=2)[-1].model == "resnet50"
+
+
+def test_filters_by_dataset_model_family_and_split(session: Session) -> None:
+    run(session, model="cnn-small", accuracy=0.5)
+    run(session, model="vgg19", accuracy=0.6, family="vgg")
+    run(session, model="vgg19", dataset="fer2013", accuracy=0.8, family="vgg")
+    run(session, model="vgg19", accuracy=0.95, family="vgg", split="split-b", lr=0.01)
+    assert {e.dataset for e in crud.leaderboard(session, dataset="fer2013")} == {"fer2013"}
+    assert {e.model for e in crud.leaderboard(session, model="cnn-small")} == {"cnn-small"}
+    assert {e.family for e in crud.leaderboard(session, family="vgg")} == {"vgg"}
+    only_b = crud.leaderboard(session, split_fingerprint="split-b")
+    assert [e.value for e in only_b] == [0.95]
+    with pytest.raises(ValueError, match="accepted"):
+        crud.leaderboard(session, metric="loss")
+
+
+def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: Session) -> None:
+    seeds = [0.60, 0.64, 0.71]
+    ids = [run(session, model="vgg19", seed=s, accuracy=a, family="vgg") for s, a in enumerate(seeds)]
+    run(session, model="vgg19", lr=0.1, accuracy=0.62, family="vgg")  # another spec of the same model
+    run(session, model="cnn-small", accuracy=0.3)
+    board = crud.leaderboard(session, dataset="synthetic")
+    top = board[0]
+    assert top.n_seeds == 3 and sorted(top.experiment_ids) == sorted(ids) and top.seeds == [0, 1, 2]
+    assert top.value == pytest.approx(statistics.mean(seeds))
+    assert top.std == pytest.approx(statistics.stdev(seeds))
+    assert top.experiment_id == ids[2]  # the best seed's run is the one linked
+    assert [(e.model, e.n_seeds) for e in board] == [("vgg19", 3), ("vgg19", 1), ("cnn-small", 1)]
+    assert board[1].std is None
+    best = crud.leaderboard(session, dataset="synthetic", best_per_model=True)
+    assert [(e.model, e.n_seeds) for e in best] == [("vgg19", 3), ("cnn-small", 1)]
+
+
+def test_one_spec_on_two_splits_is_never_averaged_together(session: Session) -> None:
+    run(session, accuracy=0.4, split="split-a")
+    run(session, accuracy=0.8, split="split-b", seed=1)
+    board = crud.leaderboard(session)
+    assert sorted((e.split_fingerprint, e.n_seeds, e.value) for e in board) == [("split-a", 1, 0.4), ("split-b", 1, 0.8)]
+
+
+def test_concurrent_finishes_of_one_spec_all_count_in_its_mean(session: Session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [{"model": "vgg19", "dataset": "synthetic", "epochs": 1, "seed": s} for s in range(8)]
+    rows = crud.create_experiments(session, specs, enqueue=lambda _id: None).experiments
+    for row in rows:
+        crud.claim_experiment(session, row.id)
+
+    def finish(i: int) -> bool:
+        s = session_factory()
+        try:
+            return crud.finish_experiment(s, rows[i].id, {"metrics": {"accuracy": i / 10}, "split_fingerprint": "fp"})
+        finally:
+            s.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(finish, range(8)))
+    (entry,) = crud.leaderboard(session, dataset="synthetic")
+    assert entry.n_seeds == 8 and entry.value == pytest.approx(sum(i / 10 for i in range(8)) / 8)
+
+
+def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Session) -> None:
+    for seed, acc in enumerate([0.2, 0.4, 0.9]):
+        run(session, seed=seed, accuracy=acc)
+    run(session, model="vgg19", accuracy=0.5, family="vgg")
+    before = [(e.spec_key, round(e.value, 12), e.n_seeds) for e in crud.leaderboard(session)]
+    assert crud.rebuild_result_groups(session) == 2
+    assert [(e.spec_key, round(e.value, 12), e.n_seeds) for e in crud.leaderboard(session)] == before

@@ -1,0 +1,65 @@
+"""The task body on a real (SQLite) database: it only runs what it claims, and every outcome lands on the row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ferbench.db import crud
+from ferbench.db.migrate import upgrade
+from ferbench.settings import Settings, get_settings
+from worker import records
+from worker.execution import execute_experiment
+
+
+@pytest.fixture
+def settings() -> Settings:
+    current = get_settings()  # FERBENCH_HOME is a fresh folder per test (tests/conftest.py)
+    upgrade(current.resolved_database_url)
+    return current
+
+
+@pytest.fixture
+def create(settings: Settings) -> Callable[..., str]:
+    def make(**spec: object) -> str:
+        full = {"model": "cnn-small", "dataset": "synthetic", "epochs": 1, "seed": 0, **spec}
+        with records.session_scope() as session:
+            outcome = crud.create_experiments(session, [full], enqueue=lambda _id: None)
+            return outcome.experiments[0].id
+
+    return make
+
+
+def row(experiment_id: str) -> dict[str, object]:
+    with records.session_scope() as session:
+        exp = crud.get_experiment(session, experiment_id)
+        assert exp is not None
+        return {"status": exp.status, "attempts": exp.attempts, "started_at": exp.started_at, "error": exp.error}
+
+
+def test_a_duplicate_delivery_does_nothing(settings: Settings, create: Callable[..., str]) -> None:
+    experiment_id = create()
+    assert records.claim(experiment_id) is not None  # the first delivery owns it
+    assert execute_experiment(experiment_id, settings) == "skipped"
+    assert row(experiment_id)["status"] == "running" and row(experiment_id)["attempts"] == 1
+
+
+def test_an_experiment_cancelled_in_the_queue_never_starts(settings: Settings, create: Callable[..., str]) -> None:
+    experiment_id = create()
+    with records.session_scope() as session:
+        crud.request_cancel(session, experiment_id)
+    assert execute_experiment(experiment_id, settings) == "skipped"
+    assert row(experiment_id) == {"status": "cancelled", "attempts": 0, "started_at": None, "error": None}
+
+
+def test_an_unknown_id_is_skipped(settings: Settings) -> None:
+    assert execute_experiment("no-such-experiment", settings) == "skipped"
+
+
+def test_a_run_that_cannot_start_fails_with_the_reason(settings: Settings, create: Callable[..., str]) -> None:
+    experiment_id = create(dataset="nosuchdata")  # a valid name, but no such folder under the data dir
+    assert execute_experiment(experiment_id, settings.model_copy(update={"mlflow_tracking_uri": None})) == "failed"
+    state = row(experiment_id)
+    assert state["status"] == "failed" and "nosuchdata" in str(state["error"])
+    assert state["attempts"] == 1

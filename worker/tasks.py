@@ -1,0 +1,14 @@
+"""Task `ferbench.run_experiment` on queue `gpu` (routing and acks in ferbench.queue)."""
+
+from __future__ import annotations
+
+from ferbench.queue import RUN_EXPERIMENT_TASK
+from ferbench.settings import get_settings
+from worker.celery_app import app
+from worker.execution import execute_experiment
+
+
+@app.task(name=RUN_EXPERIMENT_TASK)
+def run_experiment_task(experiment_id: str) -> str:
+    """Returns the final status, or "skipped" when another delivery owns the experiment."""
+    return execute_experiment(experiment_id, get_settings())
