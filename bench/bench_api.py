@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from ferbench.db.crud import rebuild_result_groups, spec_key  # noqa: E402
 from ferbench.db.migrate import upgrade  # noqa: E402
 from ferbench.db.models import METRICS, Experiment, Result  # noqa: E402
 from ferbench.db.session import make_engine, make_session_factory  # noqa: E402
+from ferbench.services.ports import free_port  # noqa: E402
 from tests.ferbench.db.backends import PG_ADMIN, private_redis  # noqa: E402
 
 MODELS = [("cnn-small", "cnn"), ("cnn-medium", "cnn"), ("vgg19", "vgg"), ("resnet50", "resnet"),
@@ -154,12 +154,6 @@ def time_mlflow(url: str, experiment_id: str, repeats: int) -> tuple[list[float]
         times.append(time.perf_counter() - started)
         top = [run.info.run_id for run in runs]
     return times, top
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ferbench-bench-") as home:
-        from ferbench.services.redis_server import free_port
+        from ferbench.services.ports import free_port
 
         settings = Settings(home=Path(home), data_dir=Path(home) / "data", api_port=free_port(), mlflow_port=free_port())
         with Stack(settings) as stack:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import IO, Any
 import httpx
 
 from fer_models.errors import FerBenchError
+from ferbench.services.ports import port_is_free
 from ferbench.settings import Settings
 
 WORKER_QUEUE = "gpu"
@@ -92,16 +92,6 @@ def spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd
         args, env=env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
     return ChildProcess(name=name, process=process, log_path=log_path, log_file=log_file)
-
-
-def port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def worker_command(*, name: str = "worker", loglevel: str = "INFO") -> list[str]:

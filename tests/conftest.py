@@ -11,6 +11,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pytest
 
+# One real `mlflow server` for the whole session, shared by every directory that needs one.
+pytest_plugins = ["tests.support.mlflow_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_models.errors import FerBenchError
-from ferbench.services.redis_server import free_port
+from ferbench.services.ports import free_port
 
 
 class MlflowServerError(FerBenchError):
@@ -152,8 +152,10 @@ def start_mlflow_server(
         args += ["--allowed-hosts", allowed_hosts]
     log_path = state_dir / "mlflow-server.log"
     log = open(log_path, "ab")  # noqa: SIM115 (the child owns it)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": ""}
-    env.pop("MLFLOW_TRACKING_URI")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    # The server's background job runner (huey consumers: several processes, ~250 MB each) serves
+    # MLflow's GenAI jobs, which FER Bench never submits; it also delays shutdown.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     server.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     log.close()
     deadline = time.monotonic() + timeout

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_models.errors import FerBenchError
+from ferbench.services.ports import free_port, port_is_free
 
 
 class RedisUnavailableError(FerBenchError):
@@ -35,12 +36,6 @@ def find_redis_binary() -> str | None:
     return str(bundled) if bundled and Path(bundled).exists() else None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def ping(host: str, port: int, timeout: float = 0.5) -> bool:
     """True when a Redis server answers PING at host:port (raw protocol: no client import needed)."""
     try:
@@ -49,16 +44,6 @@ def ping(host: str, port: int, timeout: float = 0.5) -> bool:
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -125,7 +110,7 @@ def start_redis(
     data_dir.mkdir(parents=True, exist_ok=True)
     if port is None:
         port = free_port(host)
-    elif not _port_free(host, port):
+    elif not port_is_free(host, port):
         # Checked first: otherwise PING would reach whatever already listens there.
         raise RedisUnavailableError(f"port {port} on {host} is already in use; choose another or leave it unset")
     args = [

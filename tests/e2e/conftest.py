@@ -19,7 +19,6 @@ from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
 from service_processes import Service, migrate, postgres_database, service_env, start_worker
 from tests.support.face_folders import write_face_folders
-from tests.support.mlflow_fixtures import mlflow_server  # noqa: F401 - the engine's tracking-server fixture
 
 # Synthetic faces, few enough that an epoch takes a second on 2 busy cores (the built-in
 # `synthetic` set has 4,200 and takes tens of seconds per epoch there).

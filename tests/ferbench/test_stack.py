@@ -15,17 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from ferbench.services.ports import free_port
 from ferbench.settings import Settings
 from ferbench.stack import Stack, StackError, _redact
 from tests.support.face_folders import write_face_folders
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def descendants(pid: int) -> set[int]:
