@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     task_soft_time_limit_s: int = Field(default=12 * 3600, description="Celery soft time limit of a training task")
     task_hard_time_limit_s: int = Field(default=13 * 3600, description="Celery hard time limit of a training task")
     max_attempts: int = Field(default=3, description="Deliveries of one experiment before it is failed")
+    broker_visibility_timeout_s: int | None = Field(
+        default=None, description="Redis visibility timeout of a delivered task; unset: hard time limit + 600 s")
+    heartbeat_interval_s: float = Field(default=15.0, description="How often a running task refreshes its heartbeat")
+    heartbeat_stale_s: float = Field(default=300.0, description="A running job with an older heartbeat has lost its worker")
+    reaper_interval_s: float = Field(default=60.0, description="How often each worker looks for jobs of dead workers")
+    db_write_attempts: int = Field(default=6, description="Tries of one worker database write before giving up")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     mlflow_host: str = "127.0.0.1"

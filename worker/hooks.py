@@ -59,8 +59,8 @@ class ProgressWriter:
         self._last_write = now
         try:
             self.write(self.experiment_id, data)
-        except Exception:  # noqa: BLE001 - progress is advisory; the result write is what must succeed
-            log.warning("could not write progress of %s", self.experiment_id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - progress is advisory; the result write is what must succeed
+            log.warning("could not write progress of %s: %s", self.experiment_id, str(exc).splitlines()[0][:200])
 
 
 def progress_dict(progress: Any) -> dict[str, Any]:
@@ -71,9 +71,14 @@ def progress_dict(progress: Any) -> dict[str, Any]:
     return dict(vars(progress))
 
 
+def _or(*checks: Callable[[], bool]) -> Callable[[], bool]:
+    """One `should_stop` from several: the user's cancel flag and the worker's graceful shutdown."""
+    return lambda: any(check() for check in checks)
+
+
 def build_hooks(experiment_id: str, run_hooks_class: type, *, progress_every_batches: int = 20) -> Any:
     """RunHooks wired to this experiment's row (the class is passed in: the engine is imported late)."""
-    from worker import records
+    from worker import records, shutdown
 
     def on_run_started(mlflow_run_id: str | None) -> None:
         # Stored at once, so a redelivery after a crash reopens the same MLflow run.
@@ -83,6 +88,6 @@ def build_hooks(experiment_id: str, run_hooks_class: type, *, progress_every_bat
     return run_hooks_class(
         on_run_started=on_run_started,
         on_progress=ProgressWriter(experiment_id, records.update_progress),
-        should_stop=CancelCheck(experiment_id, records.is_cancel_requested),
+        should_stop=_or(CancelCheck(experiment_id, records.is_cancel_requested), shutdown.requested),
         progress_every_batches=progress_every_batches,
     )

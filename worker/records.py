@@ -1,21 +1,25 @@
 """Every database read and write the worker makes, each in its own short transaction.
 
 Thin on purpose: the SQL lives in ferbench.db.crud (shared with the API); this module only opens
-sessions for the worker's process and turns rows into what the task needs.
+sessions for the worker's process, retries a write when the database connection is lost (bounded by
+settings.db_write_attempts), and turns rows into what the task needs.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from ferbench.db import crud
 from ferbench.settings import get_settings
+from worker.db_retry import with_db_retries
+from worker.liveness import holder_alive
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,8 @@ class Claimed:
     attempts: int
 
 
-@lru_cache(maxsize=4)
-def _factory(url: str) -> Callable[[], Session]:
+@lru_cache(maxsize=8)
+def _factory(url: str, pid: int) -> Callable[[], Session]:
     from ferbench.db.session import make_session_factory
 
     return make_session_factory(url)
@@ -37,7 +41,9 @@ def _factory(url: str) -> Callable[[], Session]:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    session = _factory(get_settings().resolved_database_url)()
+    # One engine per process: the main process (outbox drain, reaper) opens connections before the
+    # pool forks, and a PostgreSQL connection used from two processes corrupts both sessions.
+    session = _factory(get_settings().resolved_database_url, os.getpid())()
     try:
         yield session
         session.commit()
@@ -48,24 +54,64 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+T = TypeVar("T")
+
+
+def _retrying(what: str, fn: Callable[[Session], T]) -> T:
+    def once() -> T:
+        with session_scope() as session:
+            return fn(session)
+
+    return with_db_retries(once, what=what, attempts=get_settings().db_write_attempts)
+
+
+def _claimed(row: Any) -> Claimed | None:
+    if row is None:
+        return None
+    return Claimed(experiment_id=row.id, spec=dict(row.spec), mlflow_run_id=row.mlflow_run_id,
+                   attempts=int(row.attempts or 0))
+
+
 def claim(experiment_id: str) -> Claimed | None:
-    """Claim the row (None when another delivery owns it, or it is no longer queued)."""
+    """Claim a queued row, or reclaim a running one whose worker is gone; None when not ours to run.
+
+    A `running` row is a redelivery (the worker crashed, or the broker's visibility timeout passed):
+    it is run again only when its holder is dead (a gone pid on this host, or a stale heartbeat),
+    and failed with "worker lost N times" past settings.max_attempts.
+    """
+    settings = get_settings()
+
+    def attempt(session: Session) -> Claimed | None:
+        claimed = _claimed(crud.claim_experiment(session, experiment_id))
+        if claimed is not None:
+            return claimed
+        return _claimed(crud.reclaim_lost(
+            session, experiment_id, stale_after_s=settings.heartbeat_stale_s,
+            max_attempts=settings.max_attempts, holder_alive=holder_alive))
+
+    return _retrying("claim", attempt)
+
+
+def lost_too_often(experiment_id: str) -> bool:
+    """Was the row failed because its workers were lost max_attempts times?"""
     with session_scope() as session:
-        row = crud.claim_experiment(session, experiment_id)
-        if row is None:
-            return None
-        spec, run_id, attempts = dict(row.spec), row.mlflow_run_id, int(row.attempts or 0)
-    return Claimed(experiment_id=experiment_id, spec=spec, mlflow_run_id=run_id, attempts=attempts)
+        row = crud.get_experiment(session, experiment_id)
+        return bool(row is not None and row.status == "failed" and (row.error or "").startswith("worker lost"))
 
 
 def set_mlflow_run_id(experiment_id: str, run_id: str) -> None:
-    with session_scope() as session:
-        crud.set_mlflow_run_id(session, experiment_id, run_id)
+    _retrying("run id write", lambda s: crud.set_mlflow_run_id(s, experiment_id, run_id))
 
 
 def update_progress(experiment_id: str, progress: dict[str, Any]) -> None:
+    # Progress is advisory: one try, the next report comes soon anyway.
     with session_scope() as session:
         crud.update_progress(session, experiment_id, progress)
+
+
+def heartbeat(experiment_id: str) -> bool:
+    with session_scope() as session:
+        return crud.heartbeat(session, experiment_id)
 
 
 def is_cancel_requested(experiment_id: str) -> bool:
@@ -73,19 +119,30 @@ def is_cancel_requested(experiment_id: str) -> bool:
         return bool(crud.is_cancel_requested(session, experiment_id))
 
 
-def finish(experiment_id: str, result: Any) -> None:
-    with session_scope() as session:
-        crud.finish_experiment(session, experiment_id, result)
+def finish(experiment_id: str, result: Any) -> bool:
+    return bool(_retrying("result write", lambda s: crud.finish_experiment(s, experiment_id, result)))
 
 
-def fail(experiment_id: str, error: str) -> None:
-    with session_scope() as session:
-        crud.fail_experiment(session, experiment_id, error)
+def fail(experiment_id: str, error: str, *, partial: dict[str, Any] | None = None) -> bool:
+    """Fail the row with its reason; `partial` (per-epoch history, metrics computed) is kept in its progress."""
+    def write(session: Session) -> bool:
+        if partial:
+            row = crud.get_experiment(session, experiment_id)
+            if row is not None and row.status == "running":
+                crud.update_progress(session, experiment_id, {**(row.progress or {}), **partial})
+        return bool(crud.fail_experiment(session, experiment_id, error))
+
+    return _retrying("failure write", write)
 
 
 def cancelled(experiment_id: str) -> None:
-    with session_scope() as session:
-        crud.mark_cancelled(session, experiment_id)
+    _retrying("cancel write", lambda s: crud.mark_cancelled(s, experiment_id))
+
+
+def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> bool:
+    """Give our own running job back to the queue (graceful shutdown); the attempt is not counted."""
+    return bool(_retrying("requeue", lambda s: crud.requeue_running(
+        s, experiment_id, enqueue=enqueue, worker=worker, refund_attempt=True)))
 
 
 def drain_outbox(enqueue: Callable[[str], None]) -> int:

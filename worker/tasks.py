@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ferbench.queue import RUN_EXPERIMENT_TASK
+from ferbench.queue import RUN_EXPERIMENT_TASK, enqueue_experiment
 from ferbench.settings import get_settings
 from worker.celery_app import app
 from worker.execution import execute_experiment
@@ -10,5 +10,5 @@ from worker.execution import execute_experiment
 
 @app.task(name=RUN_EXPERIMENT_TASK)
 def run_experiment_task(experiment_id: str) -> str:
-    """Returns the final status, or "skipped" when another delivery owns the experiment."""
-    return execute_experiment(experiment_id, get_settings())
+    """Returns the final status, "requeued" (graceful shutdown) or "skipped" (another delivery owns it)."""
+    return execute_experiment(experiment_id, get_settings(), requeue=lambda eid: enqueue_experiment(app, eid))

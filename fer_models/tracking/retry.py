@@ -7,8 +7,15 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from fer_models.errors import FerBenchError
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+class TrackingUnavailableError(FerBenchError, ConnectionError):
+    """The tracking server stayed unreachable through every retry (a ConnectionError, so callers that
+    handle lost connections keep working; a FerBenchError, so the experiment fails with this message)."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -28,8 +35,15 @@ def with_retries(fn: Callable[[], T], *, what: str, attempts: int = 4, base_dela
         try:
             return fn()
         except Exception as exc:
-            if attempt == attempts - 1 or not is_transient(exc):
+            if not is_transient(exc):
                 raise
+            if attempt == attempts - 1:
+                waited = sum(base_delay * 2**k for k in range(attempts - 1))
+                raise TrackingUnavailableError(
+                    f"the MLflow tracking server did not answer ({what}) after {attempts} tries over "
+                    f"{waited:.1f} s of backoff: {str(exc).splitlines()[0][:300]}; check that it is running "
+                    "and reachable at MLFLOW_TRACKING_URI"
+                ) from exc
             delay = base_delay * 2**attempt
             log.warning("MLflow %s failed (%s); retrying in %.1f s", what, exc, delay)
             sleep(delay)

@@ -333,7 +333,12 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
     if getattr(figures, "flops_per_image", None):
         metrics["flops_per_image"] = float(figures.flops_per_image)
     if logger is not None:
-        _log_final(logger, spec, dataset, model, evaluation, metrics, state)
+        try:
+            _log_final(logger, spec, dataset, model, evaluation, metrics, state)
+        except Exception as exc:
+            # The tracking server went away at the end: the caller can still keep what was computed.
+            exc.metrics = dict(metrics)  # type: ignore[attr-defined]
+            raise
     status = "stopped_budget" if stop_reason == "time_budget" else "succeeded"
     return ExperimentResult(
         status=status, metrics=metrics, per_class=evaluation.report.per_class,

@@ -233,6 +233,110 @@ def claim_experiment(session: Session, experiment_id: str, worker: str | None = 
     return row
 
 
+def worker_lost_message(attempts: int) -> str:
+    return (f"worker lost {attempts} times: every delivery of this experiment ended with its worker process "
+            "gone (killed, out of memory, or its host lost); it is not retried again")
+
+
+def reclaim_lost(
+    session: Session,
+    experiment_id: str,
+    *,
+    stale_after_s: float,
+    max_attempts: int,
+    holder_alive: Callable[[str | None], bool],
+    worker: str | None = None,
+) -> Experiment | None:
+    """Claim a `running` row again when its holder is gone, counting the attempt.
+
+    The holder is gone when `holder_alive(row.worker)` says so (a dead process on this host) or its
+    heartbeat is older than `stale_after_s`. A row whose holder is alive is never started twice: None.
+    Past `max_attempts` the row is failed with "worker lost N times" (None). The update is a
+    compare-and-swap on `attempts`, so of two deliveries racing for the same lost row one wins.
+    """
+    row = session.get(Experiment, experiment_id, populate_existing=True)
+    if row is None or row.status != "running":
+        session.commit()
+        return None
+    attempts, holder = int(row.attempts or 0), row.worker
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    stale = session.scalar(select(func.count()).select_from(Experiment).where(
+        Experiment.id == experiment_id,
+        (Experiment.heartbeat_at.is_(None)) | (Experiment.heartbeat_at < cutoff))) == 1
+    session.commit()
+    if not stale and holder_alive(holder):
+        return None
+    if attempts >= max_attempts:
+        fail_lost(session, experiment_id, attempts)
+        return None
+    if row.cancel_requested:
+        mark_cancelled(session, experiment_id)
+        return None
+    now = utcnow()
+    won = session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status == "running", Experiment.attempts == attempts)
+        .values(attempts=attempts + 1, worker=worker or default_worker_name(), heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    if won != 1:
+        return None
+    return session.get(Experiment, experiment_id, populate_existing=True)
+
+
+def fail_lost(session: Session, experiment_id: str, attempts: int) -> bool:
+    """running -> failed "worker lost N times" (compare-and-swap on attempts)."""
+    result = session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status == "running", Experiment.attempts == attempts)
+        .values(status="failed", error=worker_lost_message(attempts), finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def stale_running(session: Session, stale_after_s: float, *, limit: int = 500) -> list[tuple[str, int]]:
+    """(id, attempts) of `running` rows whose heartbeat is older than `stale_after_s` (their worker stopped)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    rows = session.execute(
+        select(Experiment.id, Experiment.attempts)
+        .where(Experiment.status == "running", (Experiment.heartbeat_at.is_(None)) | (Experiment.heartbeat_at < cutoff))
+        .order_by(Experiment.heartbeat_at).limit(limit)
+    ).all()
+    session.commit()
+    return [(r.id, int(r.attempts or 0)) for r in rows]
+
+
+def requeue_running(
+    session: Session, experiment_id: str, *, enqueue: Enqueue, attempts: int | None = None,
+    worker: str | None = None, refund_attempt: bool = False,
+) -> bool:
+    """running -> pending -> (sent) queued: hand a job back to the queue.
+
+    Guarded by `attempts` (the reaper's compare-and-swap) or `worker` (only the holder releases
+    its own job). `refund_attempt`: a graceful shutdown is not a lost worker and does not count.
+    If the broker refuses, the row stays `pending` (the outbox) and BrokerUnavailable is raised.
+    """
+    conditions = [Experiment.id == experiment_id, Experiment.status == "running"]
+    if attempts is not None:
+        conditions.append(Experiment.attempts == attempts)
+    if worker is not None:
+        conditions.append(Experiment.worker == worker)
+    values: dict[str, Any] = {"status": "pending", "worker": None}
+    if refund_attempt:
+        values["attempts"] = func.greatest(Experiment.attempts - 1, 0) \
+            if session.get_bind().dialect.name == "postgresql" else func.max(Experiment.attempts - 1, 0)
+    changed = session.execute(update(Experiment).where(*conditions).values(**values)
+                              .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    if changed != 1:
+        return False
+    _send(session, [experiment_id], enqueue)
+    return True
+
+
 def heartbeat(session: Session, experiment_id: str) -> bool:
     result = session.execute(
         update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")

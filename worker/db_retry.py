@@ -1,0 +1,39 @@
+"""Bounded retries of the worker's database writes: a database restart must not lose a finished run.
+
+Every write in ferbench.db.crud is one transaction guarded by a condition on the row's state, so
+retrying one whose commit did land (the answer was lost) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def with_db_retries(fn: Callable[[], T], *, what: str, attempts: int, base_delay: float = 0.5,
+                    max_delay: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call fn; on a lost connection wait base_delay * 2**k (capped) and try again, `attempts` calls at most."""
+    for attempt in range(max(attempts, 1)):
+        try:
+            return fn()
+        except Exception as exc:
+            if attempt >= attempts - 1 or not is_connection_error(exc):
+                raise
+            delay = min(base_delay * 2**attempt, max_delay)
+            log.warning("database %s failed (%s); retrying in %.1f s (%d/%d)", what,
+                        str(exc).splitlines()[0][:200], delay, attempt + 1, attempts)
+            sleep(delay)
+    raise AssertionError("unreachable")

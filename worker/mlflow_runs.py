@@ -1,0 +1,37 @@
+"""End the MLflow run of an experiment whose training process is gone (killed by the hard cap, or
+lost too many times): nobody else would, and a run must never stay RUNNING. TF-free."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def end_run(tracking_uri: str | None, run_id: str | None, status: str, error: str) -> bool:
+    if not tracking_uri or not run_id:
+        return False
+    try:
+        from fer_models.tracking.run_logger import RunLogger
+
+        logger = RunLogger(tracking_uri)
+        logger.run_id = run_id
+        logger.finish(status, error=error)
+    except Exception:  # noqa: BLE001 - the SQL row already carries the reason
+        log.warning("could not end MLflow run %s as %s", run_id, status, exc_info=True)
+        return False
+    return True
+
+
+def end_run_of_failed(experiment_id: str, tracking_uri: str | None) -> bool:
+    """If the row is failed, end its MLflow run FAILED with the row's error."""
+    from worker.records import session_scope
+
+    with session_scope() as session:
+        from ferbench.db import crud
+
+        row = crud.get_experiment(session, experiment_id)
+        if row is None or row.status != "failed":
+            return False
+        run_id, error = row.mlflow_run_id, row.error or "failed"
+    return end_run(tracking_uri, run_id, "FAILED", error)
