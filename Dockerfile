@@ -28,7 +28,7 @@ USER ferbench
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --retries=5 \
   CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)" || exit 1
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-server-header"]
 
 FROM base AS worker
 # tensorflow[and-cuda] brings CUDA and cuDNN as wheels: the host needs only the NVIDIA driver and

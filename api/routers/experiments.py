@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -10,13 +11,20 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import AppResources, get_session, require_read_key, require_write_key, resources
+from api.deps import (
+    AppResources,
+    get_session,
+    require_read_key,
+    require_write_key,
+    resources,
+)
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission
 from api.views import experiment_out
 from ferbench.db import crud
 from ferbench.db.models import Result
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["experiments"])
 
 ExperimentId = Annotated[str, Path(min_length=1, max_length=64, description="Experiment id (uuid)")]
@@ -72,9 +80,12 @@ async def submit_experiments(
     except crud.IdempotencyConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except crud.BrokerUnavailable as exc:
+        log.warning("broker unavailable: %s", exc)
         raise HTTPException(status_code=503, detail={
-            "message": f"{exc}. Retry with the same Idempotency-Key, or wait: pending experiments are sent "
-                       "when the broker is back.", "pending_experiment_ids": exc.experiment_ids},
+            # Our own words, not str(exc): the cause's class name stays in the log.
+            "message": f"the task broker is unreachable; {len(exc.experiment_ids)} experiment(s) kept pending. "
+                       "Retry with the same Idempotency-Key, or wait: pending experiments are sent when the "
+                       "broker is back.", "pending_experiment_ids": exc.experiment_ids},
             headers={"Retry-After": "5"}) from None
     payload = [r.model_dump(mode="json") for r in rows]
     return JSONResponse(payload[0] if submission.single and len(payload) == 1 else payload, status_code=202)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.request
 
 from fastapi import APIRouter, Depends
@@ -13,7 +14,19 @@ from api.deps import AppResources, resources
 from api.schemas import DependencyHealth, HealthOut
 
 router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
 TIMEOUT_S = 2.0
+
+
+def _reason(what: str, exc: Exception) -> str:
+    """A short cause for the client; the exception itself goes to the log only (no internals leak)."""
+    log.warning("%s check failed: %r", what, exc)
+    text = str(exc).lower()
+    if isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
+        return f"{what} unreachable (timed out)"
+    if isinstance(exc, ConnectionRefusedError) or "refused" in text:
+        return f"{what} unreachable (connection refused)"
+    return f"{what} unreachable"
 
 
 def _database(res: AppResources) -> DependencyHealth:
@@ -24,7 +37,7 @@ def _database(res: AppResources) -> DependencyHealth:
         finally:
             session.close()
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; no trace in the answer
-        return DependencyHealth(ok=False, detail=f"database unreachable ({type(exc).__name__})")
+        return DependencyHealth(ok=False, detail=_reason("database", exc))
     return DependencyHealth(ok=True)
 
 
@@ -41,7 +54,7 @@ def _broker(res: AppResources) -> DependencyHealth:
         finally:
             client.close()
     except Exception as exc:  # noqa: BLE001
-        return DependencyHealth(ok=False, detail=f"broker unreachable ({type(exc).__name__})")
+        return DependencyHealth(ok=False, detail=_reason("broker", exc))
     return DependencyHealth(ok=True)
 
 
@@ -55,7 +68,7 @@ def _tracking(res: AppResources) -> DependencyHealth:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as answer:  # noqa: S310 - configured URL
             ok = answer.status == 200
     except Exception as exc:  # noqa: BLE001
-        return DependencyHealth(ok=False, detail=f"tracking server unreachable ({type(exc).__name__})")
+        return DependencyHealth(ok=False, detail=_reason("tracking server", exc))
     return DependencyHealth(ok=ok, detail=None if ok else "tracking server unhealthy")
 
 

@@ -12,8 +12,15 @@ import redis
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
-from tests.ferbench.db.backends import BACKENDS, empty_tables, migrated_database, private_redis, purge
+from tests.ferbench.db.backends import (
+    BACKENDS,
+    empty_tables,
+    migrated_database,
+    private_redis,
+    purge,
+)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -26,6 +33,13 @@ def _database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def broker_url() -> Iterator[str]:
     with private_redis() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of our own on a free port (for tests that count or flush everything in it)."""
+    with start_redis(tmp_path_factory.mktemp("api-redis"), persistent=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -202,3 +204,108 @@ def test_mlflow_image_entrypoint_exists_is_executable_and_is_not_python() -> Non
     for flag in ("--allowed-hosts", "--cors-allowed-origins", "--serve-artifacts", "--artifacts-destination", "--app-name basic-auth"):
         assert flag in text
     assert os.access(entrypoint, os.X_OK)
+
+
+def test_the_api_does_not_announce_its_server_software() -> None:
+    assert "--no-server-header" in SERVICES["api"]["command"]
+    api_stage = (ROOT / "Dockerfile").read_text().split("AS api", 1)[1].split("FROM ", 1)[0]
+    (cmd,) = [line for line in api_stage.splitlines() if line.startswith("CMD ")]
+    assert "--no-server-header" in cmd
+
+
+def test_only_the_api_and_the_tracking_ui_leave_the_internal_network() -> None:
+    assert COMPOSE["networks"]["backend"].get("internal") is True
+    assert not COMPOSE["networks"]["frontend"] or not COMPOSE["networks"]["frontend"].get("internal")
+    outside = {name for name, s in SERVICES.items() if "frontend" in s.get("networks", [])}
+    assert outside == {"api", "mlflow"}, outside
+    published = {name for name, s in SERVICES.items() if s.get("ports")}
+    assert published == {"api", "mlflow"}, published
+    for name, service in SERVICES.items():
+        assert service.get("networks"), f"{name} would join the default (non-internal) network"
+        assert "network_mode" not in service, f"{name} bypasses the compose networks"
+    (mlflow_port,) = SERVICES["mlflow"]["ports"]
+    assert resolve(mlflow_port).startswith("127.0.0.1:")  # the UI only on this machine unless configured
+
+
+def test_secrets_can_come_from_files_and_never_enter_the_build_context() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", "secrets", "*.db"} <= set(ignored)
+    entrypoint = (ROOT / "mlflow" / "entrypoint.sh").read_text()
+    for name in ("POSTGRES_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert f"from_file {name}" in entrypoint, name
+    # Never on a command line (visible in `ps`) nor echoed into the log.
+    assert "echo \"$POSTGRES_PASSWORD" not in entrypoint and "set -x" not in entrypoint
+
+
+def test_mlflow_basic_auth_is_wired_through_compose() -> None:
+    env = env_of("mlflow")
+    for name in ("MLFLOW_AUTH", "MLFLOW_AUTH_ADMIN_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY"):
+        assert resolve(env[name]) == "", f"{name} must be opt-in and have no default value"
+    for client in ("api", "worker"):
+        assert {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"} <= set(env_of(client))
+    assert "CREATE DATABASE mlflow_auth" in COMPOSE["configs"]["postgres-init"]["content"]
+    assert '"mlflow[auth]==' in (ROOT / "mlflow" / "Dockerfile").read_text()
+
+
+def _entrypoint_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "POSTGRES_"))}
+    env.update(PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}", HOME=str(tmp_path),
+               MLFLOW_HOST="127.0.0.1", MLFLOW_PORT=str(port), MLFLOW_ALLOWED_HOSTS=f"127.0.0.1:{port}",
+               MLFLOW_BACKEND_STORE_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+               MLFLOW_ARTIFACTS_DESTINATION=str(tmp_path / "artifacts"), **extra)
+    return env
+
+
+def test_mlflow_entrypoint_refuses_basic_auth_without_its_secrets(tmp_path: Path) -> None:
+    env = _entrypoint_env(tmp_path, 1, MLFLOW_AUTH="basic-auth", MLFLOW_AUTH_DATABASE_URI="sqlite://")
+    done = subprocess.run(["sh", str(ROOT / "mlflow" / "entrypoint.sh")], env=env, capture_output=True,
+                          text=True, check=False, timeout=30)
+    assert done.returncode != 0 and "MLFLOW_AUTH_ADMIN_PASSWORD" in done.stderr
+    both = {**env, "MLFLOW_AUTH_ADMIN_PASSWORD": "x", "MLFLOW_AUTH_ADMIN_PASSWORD_FILE": str(tmp_path / "pw")}
+    done = subprocess.run(["sh", str(ROOT / "mlflow" / "entrypoint.sh")], env=both, capture_output=True,
+                          text=True, check=False, timeout=30)
+    assert done.returncode != 0 and "not both" in done.stderr
+
+
+@pytest.mark.services
+def test_mlflow_entrypoint_runs_the_basic_auth_app_with_secrets_from_files(tmp_path: Path) -> None:
+    import httpx
+
+    from ferbench.services.redis_server import free_port
+
+    password = "adm1n-pw-from-a-secret-file"
+    (tmp_path / "admin_password").write_text(password)
+    (tmp_path / "flask_key").write_text("flask-secret-from-a-file")
+    port = free_port()
+    env = _entrypoint_env(tmp_path, port, MLFLOW_AUTH="basic-auth",
+                          MLFLOW_AUTH_ADMIN_PASSWORD_FILE=str(tmp_path / "admin_password"),
+                          MLFLOW_FLASK_SERVER_SECRET_KEY_FILE=str(tmp_path / "flask_key"),
+                          MLFLOW_AUTH_DATABASE_URI=f"sqlite:///{tmp_path / 'auth.db'}")
+    log = tmp_path / "mlflow.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(["sh", str(ROOT / "mlflow" / "entrypoint.sh")], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    search = f"{base}/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert httpx.get(search, timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", "wrong"), timeout=10).status_code == 401
+        assert httpx.get(search, auth=("admin", password), timeout=10).status_code == 200
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(5)
+    assert password not in log.read_text()
