@@ -106,7 +106,7 @@ def worker_command(*, name: str = "worker", loglevel: str = "INFO") -> list[str]
 def api_command(host: str, port: int) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
-        "--host", host, "--port", str(port), "--log-level", "warning",
+        "--host", host, "--port", str(port), "--log-level", "warning", "--no-server-header",
     ]
 
 

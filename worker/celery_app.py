@@ -46,20 +46,6 @@ def _prepare_worker(**_kwargs: object) -> None:
 
 
 @worker_ready.connect
-def _drain_outbox_on_start(**_kwargs: object) -> None:
-    """Experiments recorded while the broker was unreachable are enqueued as soon as a worker is up."""
-    from worker.records import drain_outbox
-
-    try:
-        sent = drain_outbox(lambda experiment_id: enqueue_experiment(app, experiment_id))
-    except Exception:  # noqa: BLE001 - a worker must start even if the database is briefly down
-        log.exception("could not drain the outbox at start-up; the API's own drain will retry")
-        return
-    if sent:
-        log.info("enqueued %d pending experiment(s) from the outbox", sent)
-
-
-@worker_ready.connect
 def _start_reaper(**_kwargs: object) -> None:
     from worker.reaper import start_reaper
 

@@ -53,13 +53,18 @@ def reap_once(settings: Settings, enqueue: Callable[[str], None]) -> ReapReport:
 
 
 def start_reaper(settings: Settings, enqueue: Callable[[str], None], stop: threading.Event) -> threading.Thread:
-    """reap_once now and every reaper_interval_s until `stop` is set (a daemon thread of the worker's main process)."""
+    """Now and every reaper_interval_s until `stop` is set (a daemon thread of the worker's main process):
+    send the outbox (experiments recorded while the broker was unreachable), then reap."""
+    from worker.records import drain_outbox
 
     def loop() -> None:
         while True:
             try:
+                sent = drain_outbox(enqueue)
+                if sent:
+                    log.info("enqueued %d pending experiment(s) from the outbox", sent)
                 reap_once(settings, enqueue)
-            except Exception:  # noqa: BLE001 - a database outage must not end the loop
+            except Exception:  # noqa: BLE001 - a database or broker outage must not end the loop
                 log.warning("reaper pass failed; next one in %.0f s", settings.reaper_interval_s, exc_info=True)
             if stop.wait(settings.reaper_interval_s):
                 return

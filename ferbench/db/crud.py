@@ -73,6 +73,12 @@ class CreateOutcome:
     created: bool  # False: an earlier request with the same Idempotency-Key made them
 
 
+# A `pending` row younger than this may still be in the hands of the request that created it, which
+# sends it itself; others resend only older ones. Longer than a failed send takes (broker connect
+# timeout 2 s, socket timeout 5 s).
+PENDING_SEND_GRACE_S = 10.0
+
+
 def _by_idempotency_key(session: Session, key: str) -> list[Experiment]:
     stmt = select(Experiment).where(Experiment.idempotency_key == key).order_by(Experiment.batch_index)
     return list(session.scalars(stmt))
@@ -85,8 +91,15 @@ def _replay(session: Session, key: str, request_hash: str | None, enqueue: Enque
     if rows[0].request_hash != request_hash:
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was already used with a different request body; "
                                   "use a new key for a new request")
-    # A retry after a 503: hand the still-pending rows to the broker now.
-    _send(session, [r.id for r in rows if r.status == "pending"], enqueue)
+    # A retry after a 503: hand the still-pending rows to the broker now, but only those past the
+    # grace period: a younger one may be being sent by a concurrent retry with the same key.
+    cutoff = utcnow() - timedelta(seconds=PENDING_SEND_GRACE_S)
+    stale = set(session.scalars(
+        select(Experiment.id).where(Experiment.idempotency_key == key, Experiment.status == "pending",
+                                    Experiment.created_at <= cutoff)
+    ))
+    session.commit()
+    _send(session, [r.id for r in rows if r.id in stale], enqueue)
     return CreateOutcome(experiments=[session.get(Experiment, r.id) for r in rows], created=False)  # type: ignore[misc]
 
 
@@ -159,7 +172,8 @@ def create_experiments(
     return CreateOutcome(experiments=[session.get(Experiment, r.id) for r in rows], created=True)  # type: ignore[misc]
 
 
-def drain_outbox(session: Session, enqueue: Enqueue, *, older_than_s: float = 0.0, limit: int = 500) -> int:
+def drain_outbox(session: Session, enqueue: Enqueue, *, older_than_s: float = PENDING_SEND_GRACE_S,
+                 limit: int = 500) -> int:
     """Send every `pending` row (oldest first) and mark it queued; returns how many were sent.
 
     Stops at the first broker failure (raising BrokerUnavailable). A row sent twice (the API sent it

@@ -125,7 +125,7 @@ def test_broker_down_is_503_and_the_pending_row_is_sent_by_the_outbox_drain(
     celery = make_celery(Settings(broker_url=broker_url))
     session = db_session(db_url)
     try:
-        assert crud.drain_outbox(session, lambda i: enqueue_experiment(celery, i)) == 1
+        assert crud.drain_outbox(session, lambda i: enqueue_experiment(celery, i), older_than_s=0) == 1
     finally:
         session.close()
     assert queued_task_ids(broker) == [pending_id]

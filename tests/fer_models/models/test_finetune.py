@@ -73,3 +73,14 @@ def test_unfreeze_by_layers_counts_weighted_layers_from_the_top() -> None:
     weighted = [layer for layer in base.layers if layer.weights][-4:]
     expected = {layer.name for layer in weighted if not isinstance(layer, keras.layers.BatchNormalization)}
     assert _trainable_layers(base) == expected
+
+
+def test_imagenet_bases_use_fast_batchnorm_statistics_and_keep_them_after_reload(tmp_path) -> None:
+    """Keras' 0.99 momentum left mobilenet's validation at chance after a short run (the demo's 0.14)."""
+    from fer_models.models.input_adapter import BN_MOMENTUM
+
+    model = get_model("mobilenetv2", input_size=32, alpha=0.35)
+    model.save(tmp_path / "m.keras")
+    for candidate in (model, keras.models.load_model(tmp_path / "m.keras")):
+        norms = [layer for layer in find_backbone(candidate).layers if isinstance(layer, keras.layers.BatchNormalization)]
+        assert norms and {layer.momentum for layer in norms} == {BN_MOMENTUM}
