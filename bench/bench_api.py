@@ -38,7 +38,7 @@ from ferbench.db.migrate import upgrade  # noqa: E402
 from ferbench.db.models import METRICS, Experiment, Result  # noqa: E402
 from ferbench.db.session import make_engine, make_session_factory  # noqa: E402
 from ferbench.services.ports import free_port  # noqa: E402
-from tests.ferbench.db.backends import PG_ADMIN, private_redis  # noqa: E402
+from tests.ferbench.db.backends import postgres_database, private_redis  # noqa: E402
 
 MODELS = [("cnn-small", "cnn"), ("cnn-medium", "cnn"), ("vgg19", "vgg"), ("resnet50", "resnet"),
           ("mobilenet-v2", "mobilenet"), ("efficientnet-b0", "efficientnet"), ("convnext-tiny", "convnext"),
@@ -56,16 +56,8 @@ def database(backend: str, tmp: Path, purpose: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / f'{purpose}.db'}"
         return
-    import psycopg
-
-    name = f"ferbench_bench_{purpose}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database(f"bench_{purpose}") as url:
+        yield url
 
 
 def synthetic_rows(n: int, rng: random.Random) -> list[dict]:

@@ -25,11 +25,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
@@ -38,8 +36,10 @@ from sqlalchemy import select
 from ferbench.db.models import Experiment, Result
 from ferbench.db.session import make_engine
 from ferbench.services.mlflow_server import start_mlflow_server
-from ferbench.services.redis_server import free_port, start_redis
+from ferbench.services.ports import free_port
+from ferbench.services.redis_server import start_redis
 from ferbench.stack import ChildProcess, api_command, migrate, spawn
+from tests.ferbench.db.backends import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -61,20 +61,6 @@ def write_faces(data_dir: Path, n: int) -> None:
         (data_dir / DATASET / emotion).mkdir(parents=True, exist_ok=True)
     for i, (image, label) in enumerate(zip(images, labels)):
         Image.fromarray(image, mode="L").save(data_dir / DATASET / EMOTIONS[int(label)] / f"{i:05d}.png")
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"ferbench_concurrency_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_for(check, what: str, timeout_s: float, children: list[ChildProcess]) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +144,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ferbench-concurrency-") as tmp:
         home = Path(tmp)
         write_faces(home / "data", args.faces)
-        database = postgres_database() if args.backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
+        database = postgres_database("concurrency", PG_ADMIN_URL) if args.backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
         children: list[ChildProcess] = []
         with database as database_url, start_redis(home / "redis", persistent=False) as redis_server, \
                 start_mlflow_server(home / "mlflow") as mlflow_server:

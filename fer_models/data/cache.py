@@ -16,6 +16,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -90,23 +91,28 @@ def write_cache(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
         raise
 
 
+def _read_header(handle: BinaryIO) -> tuple[dict, int]:
+    """The checked JSON header and its length; the handle is left at the payload's start."""
+    raw_prefix = handle.read(_PREFIX.size)
+    if len(raw_prefix) != _PREFIX.size:
+        raise CacheCorrupt("shorter than its header")
+    magic, header_len, header_crc = _PREFIX.unpack(raw_prefix)
+    if magic != MAGIC:
+        raise CacheCorrupt("not a FER Bench cache of this version")
+    if header_len > 1 << 24:
+        raise CacheCorrupt("header length out of range")
+    header_bytes = handle.read(header_len)
+    if len(header_bytes) != header_len or zlib.crc32(header_bytes) != header_crc:
+        raise CacheCorrupt("header truncated or corrupt")
+    return json.loads(header_bytes), header_len
+
+
 def read_cache(path: Path) -> CacheContent:
     """Arrays (views of one buffer) and metadata; CacheCorrupt when anything does not add up."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            raw_prefix = handle.read(_PREFIX.size)
-            if len(raw_prefix) != _PREFIX.size:
-                raise CacheCorrupt("shorter than its header")
-            magic, header_len, header_crc = _PREFIX.unpack(raw_prefix)
-            if magic != MAGIC:
-                raise CacheCorrupt("not a FER Bench cache of this version")
-            if header_len > 1 << 24:
-                raise CacheCorrupt("header length out of range")
-            header_bytes = handle.read(header_len)
-            if len(header_bytes) != header_len or zlib.crc32(header_bytes) != header_crc:
-                raise CacheCorrupt("header truncated or corrupt")
-            header = json.loads(header_bytes)
+            header, _ = _read_header(handle)
             size = int(header["payload_nbytes"])
             payload = bytearray(size)
             if handle.readinto(payload) != size or handle.read(1):
@@ -136,16 +142,7 @@ def read_cache_meta(path: Path) -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as handle:
-            raw_prefix = handle.read(_PREFIX.size)
-            if len(raw_prefix) != _PREFIX.size:
-                raise CacheCorrupt("shorter than its header")
-            magic, header_len, header_crc = _PREFIX.unpack(raw_prefix)
-            if magic != MAGIC or header_len > 1 << 24:
-                raise CacheCorrupt("not a FER Bench cache of this version")
-            header_bytes = handle.read(header_len)
-        if len(header_bytes) != header_len or zlib.crc32(header_bytes) != header_crc:
-            raise CacheCorrupt("header truncated or corrupt")
-        header = json.loads(header_bytes)
+            header, header_len = _read_header(handle)
         if path.stat().st_size != _PREFIX.size + header_len + int(header["payload_nbytes"]):
             raise CacheCorrupt("file size does not match its header")
         return header["meta"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from ferbench.db.models import Base
 from ferbench.db.session import make_engine

@@ -14,11 +14,26 @@ from pathlib import Path
 from sqlalchemy import text
 
 from ferbench.db.migrate import upgrade
-from ferbench.db.session import make_engine
+from ferbench.db.session import make_engine, normalise_url
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379"
 BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def postgres_database(purpose: str, admin_url: str = PG_ADMIN) -> Iterator[str]:
+    """A new, empty, uniquely named PostgreSQL database, dropped afterwards; yields its URL."""
+    import psycopg
+
+    name = f"ferbench_{purpose}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield normalise_url(f"{admin_url.rsplit('/', 1)[0]}/{name}")
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -29,18 +44,9 @@ def migrated_database(backend: str, tmp_dir: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    import psycopg
-
-    name = f"ferbench_apitest_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
+    with postgres_database("apitest") as url:
         upgrade(url)
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def empty_tables(url: str) -> None:
