@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.ferbench.db.backends import postgres_database as shared_postgres_database
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN_URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -25,17 +27,8 @@ PG_ADMIN_URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgr
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A uniquely named database, created for the caller and dropped afterwards; yields its SQLAlchemy URL."""
-    import psycopg
-
-    name = f"ferbench_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with shared_postgres_database("e2e", PG_ADMIN_URL) as url:
+        yield url
 
 
 def service_env(*, home: Path, database_url: str, broker_url: str, tracking_uri: str) -> dict[str, str]:
