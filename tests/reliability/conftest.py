@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import pytest
+
 from ferbench.db.migrate import upgrade
 from ferbench.services.mlflow_server import MlflowServer, start_mlflow_server
 from ferbench.services.redis_server import start_redis
 from tests.e2e.service_processes import service_env
 from tests.reliability.cluster import DATASET, Cluster
+from tests.reliability.tcp_proxy import TcpProxy
 from tests.support.face_folders import write_face_folders
 
 
@@ -44,3 +47,11 @@ def cluster(home: Path, *, database_url: str | None = None, worker_database_url:
 
 def pg_admin_url() -> str:
     return os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[TcpProxy]:
+    """A cuttable TCP path to the machine's PostgreSQL, one per test module."""
+    db_proxy = TcpProxy(target=("127.0.0.1", 5432)).start()
+    yield db_proxy
+    db_proxy.close()

@@ -26,13 +26,6 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def proxy() -> Iterator[TcpProxy]:
-    db_proxy = TcpProxy(target=("127.0.0.1", 5432)).start()
-    yield db_proxy
-    db_proxy.close()
-
-
-@pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory, proxy: TcpProxy) -> Iterator[tuple[Cluster, TestClient]]:
     home = tmp_path_factory.mktemp("client-faults")
     with postgres_database() as database_url:

@@ -26,13 +26,6 @@ MAX_ATTEMPTS = 2
 
 
 @pytest.fixture(scope="module")
-def proxy() -> Iterator[TcpProxy]:
-    db_proxy = TcpProxy(target=("127.0.0.1", 5432)).start()
-    yield db_proxy
-    db_proxy.close()
-
-
-@pytest.fixture(scope="module")
 def faults(tmp_path_factory: pytest.TempPathFactory, proxy: TcpProxy) -> Iterator[Cluster]:
     with postgres_database() as database_url:
         through_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
