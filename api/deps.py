@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ferbench.settings import Settings
@@ -26,16 +27,29 @@ class AppResources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._session_factory: Callable[[], Session] | None = None
+        self._engine: Engine | None = None
+        self._factories: dict[str, Callable[[], Session]] = {}
         self._celery: Any = None
 
-    def session_factory(self) -> Callable[[], Session]:
+    def _factory(self, isolation_level: str | None) -> Callable[[], Session]:
+        key = isolation_level or "default"
         with self._lock:
-            if self._session_factory is None:
-                from ferbench.db.session import make_session_factory
+            if key not in self._factories:
+                from ferbench.db.session import make_engine, make_session_factory
 
-                self._session_factory = make_session_factory(self.settings.resolved_database_url)
-            return self._session_factory
+                if self._engine is None:
+                    self._engine = make_engine(self.settings.resolved_database_url)
+                # One pool either way: execution_options makes a view of the engine, not a second engine.
+                engine = self._engine.execution_options(isolation_level=isolation_level) if isolation_level else self._engine
+                self._factories[key] = make_session_factory(engine)
+            return self._factories[key]
+
+    def session_factory(self) -> Callable[[], Session]:
+        return self._factory(None)
+
+    def autocommit_session_factory(self) -> Callable[[], Session]:
+        """Sessions for endpoints that answer from one SELECT: no BEGIN and ROLLBACK round trips around it."""
+        return self._factory("AUTOCOMMIT")
 
     def celery(self) -> Any:
         with self._lock:
@@ -58,17 +72,17 @@ class AppResources:
         enqueue_experiment(self.celery(), experiment_id)
 
     def close(self) -> None:
-        if self._session_factory is not None:
-            bind = getattr(self._session_factory, "kw", {}).get("bind")
-            if bind is not None:
-                bind.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
-def resources(request: Request) -> AppResources:
+# The cheap dependencies are `async def` so FastAPI runs them inline instead of hopping to its
+# threadpool for each (a hop per dependency per request shows up in GET /leaderboard's latency).
+async def resources(request: Request) -> AppResources:
     return request.app.state.resources
 
 
-def get_settings_dep(res: AppResources = Depends(resources)) -> Settings:
+async def get_settings_dep(res: AppResources = Depends(resources)) -> Settings:
     return res.settings
 
 
@@ -94,10 +108,10 @@ def _check_key(settings: Settings, key: str | None) -> None:
         raise HTTPException(status_code=403, detail="invalid API key")
 
 
-def require_write_key(settings: Settings = Depends(get_settings_dep), key: str | None = Depends(_api_key_header)) -> None:
+async def require_write_key(settings: Settings = Depends(get_settings_dep), key: str | None = Depends(_api_key_header)) -> None:
     _check_key(settings, key)
 
 
-def require_read_key(settings: Settings = Depends(get_settings_dep), key: str | None = Depends(_api_key_header)) -> None:
+async def require_read_key(settings: Settings = Depends(get_settings_dep), key: str | None = Depends(_api_key_header)) -> None:
     if settings.read_requires_key:
         _check_key(settings, key)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -435,8 +435,8 @@ def finish_experiment(session: Session, experiment_id: str, result: Any) -> bool
             per_class=_jsonable(_field(result, "per_class")), mlflow_run_id=run_id or row.mlflow_run_id,
             created_at=now, **values,
         ))
-        session.flush()  # the unique experiment_id stops a second finish before the sums move
-        _add_to_group(session, row, split, values)
+        session.flush()  # the unique experiment_id stops a second finish before the group changes
+        _add_to_group(session, row, split, _member(experiment_id, row.seed, run_id or row.mlflow_run_id, values))
         session.commit()
     except IntegrityError:
         session.rollback()  # a results row already exists: the other delivery finished it
@@ -447,41 +447,61 @@ def finish_experiment(session: Session, experiment_id: str, result: Any) -> bool
     return True
 
 
-def _add_to_group(session: Session, row: Experiment, split: str, values: Mapping[str, float | None]) -> None:
-    """Add one result to its (spec_key, split) running sums, atomically (concurrent finishes add up)."""
+def _member(experiment_id: str, seed: int, mlflow_run_id: str | None, metrics: Mapping[str, float | None]) -> dict[str, Any]:
+    return {"experiment_id": experiment_id, "seed": seed, "mlflow_run_id": mlflow_run_id,
+            "metrics": {m: metrics.get(m) for m in METRICS}}
+
+
+def _group_columns(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """members (sorted by seed) plus the count, sum and mean per metric that the ranking query reads."""
+    members = sorted(members, key=lambda m: (m["seed"], m["experiment_id"]))
+    columns: dict[str, Any] = {"members": members, "n": len(members)}
+    for m in METRICS:
+        values = [v for member in members if (v := member["metrics"].get(m)) is not None]
+        total = sum(values) if values else None
+        columns |= {f"{m}_n": len(values), f"{m}_sum": total, f"{m}_mean": total / len(values) if values else None}
+    return columns
+
+
+def _add_to_group(session: Session, row: Experiment, split: str, member: dict[str, Any]) -> None:
+    """Add one result to its (spec_key, split) group under a row lock (concurrent finishes all count)."""
     key = {"spec_key": row.spec_key, "split_fingerprint": split}
-    fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0,
-             **{f"{m}_n": 0 for m in METRICS}}
+    fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0, "members": [],
+             "spec": {k: v for k, v in row.spec.items() if k != "seed"}, **{f"{m}_n": 0 for m in METRICS}}
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     session.execute(dialect_insert(ResultGroup).values(**fresh).on_conflict_do_nothing(
         index_elements=["spec_key", "split_fingerprint"]))
-    table = ResultGroup.__table__.c
-    changes: dict[str, Any] = {"n": table.n + 1}
-    for m, v in values.items():
-        if v is None:
-            continue
-        count, total = table[f"{m}_n"], func.coalesce(table[f"{m}_sum"], 0.0)
-        changes[f"{m}_n"] = count + 1
-        changes[f"{m}_sum"] = total + v
-        changes[f"{m}_mean"] = (total + v) / (count + 1)
-    session.execute(update(ResultGroup.__table__).where(table.spec_key == row.spec_key,
-                                                        table.split_fingerprint == split).values(**changes))
+    # FOR UPDATE on PostgreSQL; SQLite already holds its database-wide write lock from the results insert.
+    group_id, members = session.execute(
+        select(ResultGroup.id, ResultGroup.members).filter_by(**key).with_for_update()).one()
+    session.execute(update(ResultGroup.__table__).where(ResultGroup.__table__.c.id == group_id)
+                    .values(**_group_columns([*members, member])))
 
 
 def rebuild_result_groups(session: Session) -> int:
-    """Recompute every (spec_key, split) running sum from the results table (repair, bulk loads)."""
-    cols = ", ".join(f"{m}_n, {m}_sum, {m}_mean" for m in METRICS)
-    aggs = ", ".join(f"COUNT({m}), SUM({m}), AVG({m})" for m in METRICS)
-    session.execute(text("DELETE FROM result_groups"))
-    session.execute(text(
-        f"INSERT INTO result_groups (spec_key, split_fingerprint, model, family, dataset, n, {cols}) "
-        f"SELECT spec_key, split_fingerprint, MIN(model), MIN(family), MIN(dataset), COUNT(*), {aggs} "
-        "FROM results GROUP BY spec_key, split_fingerprint"))
+    """Recompute every (spec_key, split) group from the results table (repair, bulk loads)."""
+    rows = session.execute(
+        select(Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
+               Result.spec_key, Result.seed, Result.mlflow_run_id, *(getattr(Result, m) for m in METRICS),
+               Experiment.spec)
+        .join(Experiment, Experiment.id == Result.experiment_id)
+    ).all()
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        group = groups.setdefault((r.spec_key, r.split_fingerprint), {
+            "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "model": r.model,
+            "family": r.family, "dataset": r.dataset, "members": [],
+            "spec": {k: v for k, v in r.spec.items() if k != "seed"}})
+        group["members"].append(_member(r.experiment_id, r.seed, r.mlflow_run_id,
+                                        {m: getattr(r, m) for m in METRICS}))
+    session.execute(delete(ResultGroup))
+    if groups:
+        session.execute(insert(ResultGroup), [{**g, **_group_columns(g["members"])} for g in groups.values()])
     session.commit()
-    return int(session.scalar(select(func.count()).select_from(ResultGroup)) or 0)
+    return len(groups)
 
 
 def fail_experiment(session: Session, experiment_id: str, error: str) -> bool:
@@ -557,11 +577,13 @@ class LeaderboardEntry:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
 def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    mean = sum(values) / len(values)
-    if len(values) < 2:
+    mean = _mean(values)
+    if mean is None or len(values) < 2:
         return mean, None
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
@@ -592,51 +614,34 @@ def leaderboard(
             conditions.append(col == value)
     ascending = metric in LOWER_IS_BETTER
     order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
+    columns = (ResultGroup.model, ResultGroup.family, ResultGroup.dataset, ResultGroup.split_fingerprint,
+               ResultGroup.spec_key, ResultGroup.spec, ResultGroup.members)
     if best_per_model:
         ranked = select(
-            ResultGroup.spec_key, ResultGroup.split_fingerprint, mean.label("mean"), seeds.label("seeds"),
+            ResultGroup.id, mean.label("mean"), seeds.label("seeds"),
             func.row_number().over(
                 partition_by=(ResultGroup.model, ResultGroup.dataset, ResultGroup.split_fingerprint), order_by=order,
             ).label("rn"),
         ).where(*conditions).subquery()
-        top = (select(ranked.c.spec_key, ranked.c.split_fingerprint).where(ranked.c.rn == 1)
-               .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
-                         ranked.c.spec_key))
+        query = (select(*columns).join(ranked, ranked.c.id == ResultGroup.id).where(ranked.c.rn == 1)
+                 .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
+                           ResultGroup.spec_key))
     else:
-        top = select(ResultGroup.spec_key, ResultGroup.split_fingerprint).where(*conditions).order_by(*order)
-    top_keys = [(k, f) for k, f in session.execute(top.limit(limit))]
-    if not top_keys:
-        return []
-    # The spec key fixes model and dataset, so the members are found through the (spec_key, split)
-    # index alone; filtering them by the other conditions again here is cheaper than in SQL.
-    wanted = set(top_keys)
-    # Plain rows, not ORM objects: this is the hot path of GET /leaderboard.
-    columns = [Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
-               Result.spec_key, Result.seed, Result.mlflow_run_id, *(getattr(Result, m) for m in METRICS)]
-    members = session.execute(
-        select(*columns, Experiment.spec)
-        .join(Experiment, Experiment.id == Result.experiment_id)
-        .where(Result.spec_key.in_({k for k, _ in top_keys}))
-    ).all()
-    by_group: dict[tuple[str, str], list[Any]] = {}
-    for row in sorted(members, key=lambda r: r.seed):
-        key = (row.spec_key, row.split_fingerprint)
-        if key in wanted and getattr(row, metric) is not None:
-            by_group.setdefault(key, []).append(row)
+        query = select(*columns).where(*conditions).order_by(*order)
     entries = []
-    for key in top_keys:
-        group = by_group.get(key, [])
-        if not group:
-            continue
-        value, std = _mean_std([getattr(r, metric) for r in group])
-        best = (min if ascending else max)(group, key=lambda r: getattr(r, metric))
-        all_means = {m: _mean_std([v for r in group if (v := getattr(r, m)) is not None])[0] for m in METRICS}
-        spec = {k: v for k, v in group[0].spec.items() if k != "seed"}
+    # One statement over the groups alone: the hot path of GET /leaderboard.
+    for row in session.execute(query.limit(limit)).all():
+        group = [m for m in row.members if m["metrics"].get(metric) is not None]
+        value, std = _mean_std([m["metrics"][metric] for m in group])
+        best = (min if ascending else max)(group, key=lambda m: m["metrics"][metric])
+        # Only the seeds that reported the ranking metric count, for every metric.
+        means = {name: _mean([v for m in group if (v := m["metrics"].get(name)) is not None]) for name in METRICS}
         entries.append(LeaderboardEntry(
-            rank=len(entries) + 1, model=best.model, family=best.family, dataset=best.dataset,
-            split_fingerprint=best.split_fingerprint, spec_key=best.spec_key, metric=metric, value=value,  # type: ignore[arg-type]
-            std=std, n_seeds=len(group), seeds=[r.seed for r in group], metrics=all_means,
-            experiment_id=best.experiment_id, experiment_ids=[r.experiment_id for r in group],
-            mlflow_run_id=best.mlflow_run_id, mlflow_run_ids=[r.mlflow_run_id for r in group], spec=spec,
+            rank=len(entries) + 1, model=row.model, family=row.family, dataset=row.dataset,
+            split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, metric=metric, value=value,  # type: ignore[arg-type]
+            std=std, n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
+            experiment_id=best["experiment_id"], experiment_ids=[m["experiment_id"] for m in group],
+            mlflow_run_id=best["mlflow_run_id"], mlflow_run_ids=[m["mlflow_run_id"] for m in group],
+            spec=dict(row.spec),
         ))
     return entries

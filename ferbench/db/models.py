@@ -1,4 +1,5 @@
-"""The two tables: experiments (one row per submitted run) and results (the leaderboard)."""
+"""The tables: experiments (one row per submitted run), results (one per finished run) and result_groups
+(the seeds of one spec, which the leaderboard ranks)."""
 
 from __future__ import annotations
 
@@ -108,10 +109,11 @@ class Result(Base):
 
 
 class ResultGroup(Base):
-    """Running sums per (spec_key, split_fingerprint): the seeds of one spec on one split.
+    """One row per (spec_key, split_fingerprint): the seeds of one spec on one split.
 
-    Kept up to date in the same transaction as each results row, so GET /leaderboard ranks specs by
-    an indexed mean instead of grouping 10,000 results per request.
+    Kept up to date in the same transaction as each results row. GET /leaderboard ranks specs by an
+    indexed mean and answers from these rows alone: the spec and every seed's numbers are copied in
+    (`members`), so a request is one SELECT with no join back to results or experiments.
     """
 
     __tablename__ = "result_groups"
@@ -123,6 +125,9 @@ class ResultGroup(Base):
     family: Mapped[str | None] = mapped_column(String(64))
     dataset: Mapped[str] = mapped_column(String(64), nullable=False)
     n: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)  # without the seed
+    # Sorted by seed: [{"experiment_id", "seed", "mlflow_run_id", "metrics": {metric: value or null}}]
+    members: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     # Per metric: how many seeds reported it, their sum and their mean (NULL until one did).
     for _m in METRICS:
         locals()[f"{_m}_n"] = mapped_column(Integer, nullable=False, default=0)

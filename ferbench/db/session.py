@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,11 +19,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def json_loads(data: str | bytes) -> Any:
+    """orjson for the JSON columns (GET /leaderboard decodes 40 per request); json for what orjson refuses
+    (NaN or Infinity, which json.dumps writes), so no stored row becomes unreadable."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         # Several processes (API, worker) share the file: wait for locks instead of failing at once.
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, json_deserializer=json_loads)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +43,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30, json_deserializer=json_loads)
 
 
 def make_session_factory(url_or_engine: str | Engine) -> Callable[[], Session]:

@@ -30,7 +30,7 @@ def sqlite_store_uri(state_dir: Path) -> str:
 
 
 def prepare_store(backend_uri: str, default_artifact_root: str = "mlflow-artifacts:/") -> None:
-    """Create and migrate a sqlite store once (idempotent), so concurrent openers find it ready.
+    """Create and migrate a store (sqlite or a database URL) once (idempotent), so concurrent openers find it ready.
 
     `default_artifact_root` is where the default experiment's artifacts go: the served-artifacts
     proxy for a tracking server.
@@ -66,6 +66,7 @@ class MlflowServer:
     host: str
     port: int
     state_dir: Path
+    store_uri: str | None = None  # the backend store; None: a sqlite file under state_dir
     process: subprocess.Popen[bytes] | None = field(repr=False, default=None)
 
     @property
@@ -74,7 +75,7 @@ class MlflowServer:
 
     @property
     def backend_uri(self) -> str:
-        return sqlite_store_uri(self.state_dir)
+        return self.store_uri or sqlite_store_uri(self.state_dir)
 
     @property
     def artifacts_dir(self) -> Path:
@@ -124,16 +125,17 @@ def start_mlflow_server(
     port: int | None = None,
     host: str = "127.0.0.1",
     allowed_hosts: str | None = None,
+    store_uri: str | None = None,
     timeout: float = 60.0,
 ) -> MlflowServer:
-    """Start `mlflow server` with its sqlite store and artifacts under `state_dir`; wait for GET /health.
+    """Start `mlflow server` with its store (default: sqlite) and artifacts under `state_dir`; wait for GET /health.
 
     The store is created and migrated before the server starts. Raises MlflowServerError with the
     log's last lines when the server exits or does not answer in time.
     """
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    server = MlflowServer(host=host, port=port or free_port(host), state_dir=state_dir)
+    server = MlflowServer(host=host, port=port or free_port(host), state_dir=state_dir, store_uri=store_uri)
     server.artifacts_dir.mkdir(parents=True, exist_ok=True)
     try:
         prepare_store(server.backend_uri)

@@ -11,13 +11,14 @@ from ferbench.db import crud
 
 
 def run(session: Session, *, model: str = "cnn-small", dataset: str = "synthetic", seed: int = 0, lr: float = 1e-3,
-        accuracy: float, inference_ms: float = 1.0, split: str = "split-a", family: str = "cnn") -> str:
+        accuracy: float, inference_ms: float = 1.0, split: str = "split-a", family: str = "cnn",
+        roc_auc: float | None = None) -> str:
     spec = {"model": model, "dataset": dataset, "epochs": 1, "learning_rate": lr, "seed": seed}
     (row,) = crud.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
     crud.claim_experiment(session, row.id)
     crud.finish_experiment(session, row.id, {
-        "metrics": {"accuracy": accuracy, "inference_ms": inference_ms}, "split_fingerprint": split,
-        "mlflow_run_id": f"run-{row.id[:8]}", "per_class": {}})
+        "metrics": {"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
+        "split_fingerprint": split, "mlflow_run_id": f"run-{row.id[:8]}", "per_class": {}})
     return row.id
 
 
@@ -55,7 +56,9 @@ def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: 
     run(session, model="cnn-small", accuracy=0.3)
     board = crud.leaderboard(session, dataset="synthetic")
     top = board[0]
-    assert top.n_seeds == 3 and sorted(top.experiment_ids) == sorted(ids) and top.seeds == [0, 1, 2]
+    assert top.n_seeds == 3 and top.experiment_ids == ids and top.seeds == [0, 1, 2]
+    assert top.mlflow_run_ids == [f"run-{i[:8]}" for i in ids] and top.mlflow_run_id == f"run-{ids[2][:8]}"
+    assert top.spec == {"model": "vgg19", "dataset": "synthetic", "epochs": 1, "learning_rate": 1e-3}
     assert top.value == pytest.approx(statistics.mean(seeds))
     assert top.std == pytest.approx(statistics.stdev(seeds))
     assert top.experiment_id == ids[2]  # the best seed's run is the one linked
@@ -63,6 +66,37 @@ def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: 
     assert board[1].std is None
     best = crud.leaderboard(session, dataset="synthetic", best_per_model=True)
     assert [(e.model, e.n_seeds) for e in best] == [("vgg19", 3), ("cnn-small", 1)]
+
+
+def test_seeds_without_the_ranking_metric_are_left_out_of_that_ranking(session: Session) -> None:
+    with_auc = run(session, seed=0, accuracy=0.5, roc_auc=0.8)
+    without_auc = run(session, seed=1, accuracy=0.7)  # e.g. AUC undefined: a class missing from its test split
+    (by_auc,) = crud.leaderboard(session, metric="roc_auc_macro")
+    assert by_auc.experiment_ids == [with_auc] and by_auc.value == 0.8
+    assert by_auc.metrics["accuracy"] == 0.5  # every metric over the same seeds as the ranking
+    (by_accuracy,) = crud.leaderboard(session, metric="accuracy")
+    assert by_accuracy.experiment_ids == [with_auc, without_auc] and by_accuracy.value == pytest.approx(0.6)
+    assert by_accuracy.metrics["roc_auc_macro"] == 0.8
+
+
+def test_the_board_is_one_select_with_no_join(session: Session) -> None:
+    """GET /leaderboard's latency is one round trip: everything it shows lives on the group rows."""
+    from sqlalchemy import event
+
+    for seed in range(3):
+        run(session, seed=seed, accuracy=0.5 + seed / 10)
+    run(session, model="vgg19", accuracy=0.9, family="vgg")
+    statements: list[str] = []
+    engine = session.get_bind()
+    record = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for best_per_model in (False, True):
+            assert len(crud.leaderboard(session, dataset="synthetic", best_per_model=best_per_model)) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 2, statements
+    assert all(" JOIN results" not in s and " experiments" not in s for s in statements), statements
 
 
 def test_one_spec_on_two_splits_is_never_averaged_together(session: Session) -> None:
@@ -97,6 +131,9 @@ def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Sessio
     for seed, acc in enumerate([0.2, 0.4, 0.9]):
         run(session, seed=seed, accuracy=acc)
     run(session, model="vgg19", accuracy=0.5, family="vgg")
-    before = [(e.spec_key, round(e.value, 12), e.n_seeds) for e in crud.leaderboard(session)]
+    before = crud.leaderboard(session)
     assert crud.rebuild_result_groups(session) == 2
-    assert [(e.spec_key, round(e.value, 12), e.n_seeds) for e in crud.leaderboard(session)] == before
+    after = crud.leaderboard(session)
+    assert [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in after] == \
+        [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in before]
+    assert [e.value for e in after] == pytest.approx([e.value for e in before], abs=1e-12)

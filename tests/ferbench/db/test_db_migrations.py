@@ -38,7 +38,7 @@ def test_db_upgrade_creates_tables_and_leaderboard_indexes(tmp_path: Path, monke
     engine.dispose()
 
 
-def test_the_groups_migration_backfills_results_stored_before_it(tmp_path: Path) -> None:
+def test_the_group_migrations_backfill_results_stored_before_them(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0001")
     engine = make_engine(url)
@@ -46,16 +46,17 @@ def test_the_groups_migration_backfills_results_stored_before_it(tmp_path: Path)
         for i, (seed, acc) in enumerate([(0, 0.5), (1, 0.7)]):
             conn.execute(text(
                 "INSERT INTO experiments (id, status, model, dataset, spec, seed, spec_key, batch_index, attempts, "
-                "cancel_requested, created_at) VALUES (:id, 'succeeded', 'vgg19', 'synthetic', '{}', :seed, 'k', 0, 1, "
-                "0, '2026-01-01')"), {"id": f"e{i}", "seed": seed})
+                "cancel_requested, created_at) VALUES (:id, 'succeeded', 'vgg19', 'synthetic', :spec, :seed, 'k', 0, 1, "
+                "0, '2026-01-01')"), {"id": f"e{i}", "seed": seed, "spec": json.dumps({"model": "vgg19", "seed": seed})})
             conn.execute(text(
                 "INSERT INTO results (experiment_id, model, dataset, split_fingerprint, spec_key, seed, accuracy, "
-                "created_at) VALUES (:id, 'vgg19', 'synthetic', 'fp', 'k', :seed, :acc, '2026-01-01')"),
-                {"id": f"e{i}", "seed": seed, "acc": acc})
+                "mlflow_run_id, created_at) VALUES (:id, 'vgg19', 'synthetic', 'fp', 'k', :seed, :acc, :run, "
+                "'2026-01-01')"), {"id": f"e{i}", "seed": seed, "acc": acc, "run": f"r{i}"})
     upgrade(url)
     session = make_session_factory(engine)()
     (entry,) = leaderboard(session, dataset="synthetic")
-    assert entry.n_seeds == 2 and abs(entry.value - 0.6) < 1e-12 and sorted(entry.experiment_ids) == ["e0", "e1"]
+    assert entry.n_seeds == 2 and abs(entry.value - 0.6) < 1e-12 and entry.experiment_ids == ["e0", "e1"]
+    assert entry.mlflow_run_ids == ["r0", "r1"] and entry.mlflow_run_id == "r1" and entry.spec == {"model": "vgg19"}
     session.close()
     engine.dispose()
 
@@ -65,3 +66,17 @@ def test_db_upgrade_reports_an_unreachable_database_in_one_line(monkeypatch: pyt
     outcome = CliRunner().invoke(cli, ["db", "upgrade"])
     assert outcome.exit_code != 0
     assert "could not migrate" in outcome.output and "secret" not in outcome.output
+
+
+def test_the_migrations_build_exactly_the_schema_the_models_declare(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ferbench.db.models import Base
+
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
