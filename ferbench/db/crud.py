@@ -632,6 +632,8 @@ def leaderboard(
     # One statement over the groups alone: the hot path of GET /leaderboard.
     for row in session.execute(query.limit(limit)).all():
         group = [m for m in row.members if m["metrics"].get(metric) is not None]
+        if not group:  # a group edited by hand out of step with its means: leave it out, never a 500
+            continue
         value, std = _mean_std([m["metrics"][metric] for m in group])
         best = (min if ascending else max)(group, key=lambda m: m["metrics"][metric])
         # Only the seeds that reported the ranking metric count, for every metric.

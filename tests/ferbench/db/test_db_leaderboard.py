@@ -137,3 +137,14 @@ def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Sessio
     assert [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in after] == \
         [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in before]
     assert [e.value for e in after] == pytest.approx([e.value for e in before], abs=1e-12)
+
+
+def test_a_group_out_of_step_with_its_means_is_left_out_not_an_error(session: Session) -> None:
+    from sqlalchemy import text
+
+    run(session, model="vgg19", accuracy=0.9, family="vgg")
+    kept = run(session, accuracy=0.5)
+    session.execute(text("UPDATE result_groups SET members = '[]' WHERE model = 'vgg19'"))  # e.g. a hand edit
+    session.commit()
+    board = crud.leaderboard(session)
+    assert [(e.rank, e.experiment_id) for e in board] == [(1, kept)]
