@@ -5,7 +5,7 @@ Through the whole HTTP stack: a `uvicorn api.main:create_app --factory` subproce
 Baseline in the same run: MLflow's `search_runs` for the same top-20 question (dataset filter, order by
 test accuracy) over 10,000 runs in MLflow's own store (SQLite file; PostgreSQL database), filled by direct
 SQL inserts into MLflow's tables after MLflow created and migrated the schema (creating 10,000 runs through
-the client takes minutes). Submissions go to a real Redis (an unused database number, purged after).
+the client takes minutes). It is timed from a client on the store itself and through `mlflow server`. Submissions go to a real Redis (an unused database number, purged after).
 
     python bench/bench_api.py [--results 10000] [--queries 200] [--backends sqlite,postgresql] [--sqlite-analyze]
 """
@@ -45,7 +45,6 @@ MODELS = [("cnn-small", "cnn"), ("cnn-medium", "cnn"), ("vgg19", "vgg"), ("resne
           ("mobilenet-v2", "mobilenet"), ("efficientnet-b0", "efficientnet"), ("convnext-tiny", "convnext"),
           ("vit-tiny", "vit")]
 DATASETS = ["synthetic", "fer2013", "ckplus"]
-ANALYZE_SQLITE = "--sqlite-analyze" in sys.argv
 
 
 def p(values: list[float], q: float) -> float:
@@ -99,16 +98,15 @@ def fill_leaderboard(url: str, rows: list[dict]) -> None:
     rebuild_result_groups(session)  # the groups finish_experiment keeps row by row, for the bulk-loaded rows
     session.close()
     engine.dispose()
-    analyze(url)
 
 
-def analyze(url: str) -> None:
+def analyze(url: str, sqlite_too: bool) -> None:
     """Planner statistics, as a PostgreSQL database that has been running a while has them (autovacuum).
 
     Run on both stores, ours and MLflow's, so neither query is planned blind after the bulk load. SQLite
     never gathers statistics by itself, so its stores stay as they are unless --sqlite-analyze.
     """
-    if url.startswith("sqlite") and not ANALYZE_SQLITE:
+    if url.startswith("sqlite") and not sqlite_too:
         return
     engine = make_engine(url)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -146,7 +144,6 @@ def fill_mlflow(url: str, rows: list[dict], artifacts: Path) -> tuple[str, float
             stmt = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
             conn.execute(text(stmt), values)
     engine.dispose()
-    analyze(url)
     return experiment_id, time.perf_counter() - started
 
 
@@ -197,6 +194,8 @@ def bench_backend(backend: str, args: argparse.Namespace, rows: list[dict], brok
         fill_leaderboard(lb_url, rows)
         mlflow_url = stack.enter_context(database(backend, tmp, "mlflow"))
         experiment_id, out["mlflow_fill_s"] = fill_mlflow(mlflow_url, rows, tmp / f"artifacts-{backend}")
+        for url in (lb_url, mlflow_url):
+            analyze(url, sqlite_too=args.sqlite_analyze)
         base = stack.enter_context(api_server(lb_url, broker_url, tmp / f"home-{backend}"))
         with httpx.Client(base_url=base, timeout=30) as http:
             params = {"dataset": "synthetic", "metric": "accuracy", "limit": 20}
