@@ -6,6 +6,7 @@ racing on the same row can never both win: the database decides, not the caller'
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -17,7 +18,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -588,6 +589,38 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+FILTERS = ("dataset", "model", "family", "split_fingerprint")
+
+
+@functools.lru_cache(maxsize=256)
+def _board_query(metric: str, filters: tuple[str, ...], best_per_model: bool) -> Select[Any]:
+    """The SELECT for one shape of request, its values left as bind parameters.
+
+    Cached because building a SQLAlchemy select costs about as much as PostgreSQL takes to run this one
+    (0.3 ms); statements are immutable, so sharing them between threads is safe.
+    """
+    mean = getattr(ResultGroup, f"{metric}_mean")
+    seeds = getattr(ResultGroup, f"{metric}_n")
+    conditions = [mean.is_not(None), *(getattr(ResultGroup, name) == bindparam(name) for name in filters)]
+    ascending = metric in LOWER_IS_BETTER
+    order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
+    columns = (ResultGroup.model, ResultGroup.family, ResultGroup.dataset, ResultGroup.split_fingerprint,
+               ResultGroup.spec_key, ResultGroup.spec, ResultGroup.members)
+    if best_per_model:
+        ranked = select(
+            ResultGroup.id, mean.label("mean"), seeds.label("seeds"),
+            func.row_number().over(
+                partition_by=(ResultGroup.model, ResultGroup.dataset, ResultGroup.split_fingerprint), order_by=order,
+            ).label("rn"),
+        ).where(*conditions).subquery()
+        query = (select(*columns).join(ranked, ranked.c.id == ResultGroup.id).where(ranked.c.rn == 1)
+                 .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
+                           ResultGroup.spec_key))
+    else:
+        query = select(*columns).where(*conditions).order_by(*order)
+    return query.limit(bindparam("limit"))
+
+
 def leaderboard(
     session: Session,
     *,
@@ -605,32 +638,13 @@ def leaderboard(
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; accepted: {', '.join(METRICS)}")
-    mean = getattr(ResultGroup, f"{metric}_mean")
-    seeds = getattr(ResultGroup, f"{metric}_n")
-    conditions = [mean.is_not(None)]
-    for col, value in ((ResultGroup.dataset, dataset), (ResultGroup.model, model), (ResultGroup.family, family),
-                       (ResultGroup.split_fingerprint, split_fingerprint)):
-        if value is not None:
-            conditions.append(col == value)
+    given = {name: value for name, value in zip(FILTERS, (dataset, model, family, split_fingerprint))
+             if value is not None}
+    query = _board_query(metric, tuple(given), best_per_model)
     ascending = metric in LOWER_IS_BETTER
-    order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
-    columns = (ResultGroup.model, ResultGroup.family, ResultGroup.dataset, ResultGroup.split_fingerprint,
-               ResultGroup.spec_key, ResultGroup.spec, ResultGroup.members)
-    if best_per_model:
-        ranked = select(
-            ResultGroup.id, mean.label("mean"), seeds.label("seeds"),
-            func.row_number().over(
-                partition_by=(ResultGroup.model, ResultGroup.dataset, ResultGroup.split_fingerprint), order_by=order,
-            ).label("rn"),
-        ).where(*conditions).subquery()
-        query = (select(*columns).join(ranked, ranked.c.id == ResultGroup.id).where(ranked.c.rn == 1)
-                 .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
-                           ResultGroup.spec_key))
-    else:
-        query = select(*columns).where(*conditions).order_by(*order)
     entries = []
     # One statement over the groups alone: the hot path of GET /leaderboard.
-    for row in session.execute(query.limit(limit)).all():
+    for row in session.execute(query, {**given, "limit": limit}).all():
         group = [m for m in row.members if m["metrics"].get(metric) is not None]
         if not group:  # a group edited by hand out of step with its means: leave it out, never a 500
             continue
