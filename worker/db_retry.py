@@ -6,15 +6,15 @@ retrying one whose commit did land (the answer was lost) changes nothing the sec
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from fer_models.retry import with_backoff
+
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -26,14 +26,5 @@ def is_connection_error(exc: BaseException) -> bool:
 def with_db_retries(fn: Callable[[], T], *, what: str, attempts: int, base_delay: float = 0.5,
                     max_delay: float = 8.0, sleep: Callable[[float], None] = time.sleep) -> T:
     """Call fn; on a lost connection wait base_delay * 2**k (capped) and try again, `attempts` calls at most."""
-    for attempt in range(max(attempts, 1)):
-        try:
-            return fn()
-        except Exception as exc:
-            if attempt >= attempts - 1 or not is_connection_error(exc):
-                raise
-            delay = min(base_delay * 2**attempt, max_delay)
-            log.warning("database %s failed (%s); retrying in %.1f s (%d/%d)", what,
-                        str(exc).splitlines()[0][:200], delay, attempt + 1, attempts)
-            sleep(delay)
-    raise AssertionError("unreachable")
+    return with_backoff(fn, what=f"database {what}", transient=is_connection_error, attempts=attempts,
+                        base_delay=base_delay, max_delay=max_delay, sleep=sleep)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from fer_models.errors import FerBenchError
+from fer_models.retry import with_backoff
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
 class TrackingUnavailableError(FerBenchError, ConnectionError):
@@ -31,20 +30,15 @@ def is_transient(exc: BaseException) -> bool:
 def with_retries(fn: Callable[[], T], *, what: str, attempts: int = 4, base_delay: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     """Call fn; on a transient error wait base_delay * 2**k and try again, up to `attempts` calls."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            if attempt == attempts - 1:
-                waited = sum(base_delay * 2**k for k in range(attempts - 1))
-                raise TrackingUnavailableError(
-                    f"the MLflow tracking server did not answer ({what}) after {attempts} tries over "
-                    f"{waited:.1f} s of backoff: {str(exc).splitlines()[0][:300]}; check that it is running "
-                    "and reachable at MLFLOW_TRACKING_URI"
-                ) from exc
-            delay = base_delay * 2**attempt
-            log.warning("MLflow %s failed (%s); retrying in %.1f s", what, exc, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
+    try:
+        return with_backoff(fn, what=f"MLflow {what}", transient=is_transient, attempts=attempts,
+                            base_delay=base_delay, sleep=sleep)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        waited = sum(base_delay * 2**k for k in range(attempts - 1))
+        raise TrackingUnavailableError(
+            f"the MLflow tracking server did not answer ({what}) after {attempts} tries over "
+            f"{waited:.1f} s of backoff: {str(exc).splitlines()[0][:300]}; check that it is running "
+            "and reachable at MLFLOW_TRACKING_URI"
+        ) from exc
