@@ -15,10 +15,10 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,9 +57,14 @@ def sha256(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
+def without_seed(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What the seeds of one spec share."""
+    return {k: v for k, v in spec.items() if k != "seed"}
+
+
 def spec_key(spec: Mapping[str, Any]) -> str:
     """Groups the seeds of one spec: the hash of everything but the seed."""
-    return sha256({k: v for k, v in spec.items() if k != "seed"})
+    return sha256(without_seed(spec))
 
 
 def default_worker_name() -> str:
@@ -248,6 +253,11 @@ def claim_experiment(session: Session, experiment_id: str, worker: str | None = 
     return row
 
 
+def _heartbeat_before(cutoff: datetime) -> ColumnElement[bool]:
+    """The holder of a running row stopped beating before `cutoff` (or never beat at all)."""
+    return Experiment.heartbeat_at.is_(None) | (Experiment.heartbeat_at < cutoff)
+
+
 def worker_lost_message(attempts: int) -> str:
     return (f"worker lost {attempts} times: every delivery of this experiment ended with its worker process "
             "gone (killed, out of memory, or its host lost); it is not retried again")
@@ -276,8 +286,7 @@ def reclaim_lost(
     attempts, holder = int(row.attempts or 0), row.worker
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     stale = session.scalar(select(func.count()).select_from(Experiment).where(
-        Experiment.id == experiment_id,
-        (Experiment.heartbeat_at.is_(None)) | (Experiment.heartbeat_at < cutoff))) == 1
+        Experiment.id == experiment_id, _heartbeat_before(cutoff))) == 1
     session.commit()
     if not stale and holder_alive(holder):
         return None
@@ -317,7 +326,7 @@ def stale_running(session: Session, stale_after_s: float, *, limit: int = 500) -
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     rows = session.execute(
         select(Experiment.id, Experiment.attempts)
-        .where(Experiment.status == "running", (Experiment.heartbeat_at.is_(None)) | (Experiment.heartbeat_at < cutoff))
+        .where(Experiment.status == "running", _heartbeat_before(cutoff))
         .order_by(Experiment.heartbeat_at).limit(limit)
     ).all()
     session.commit()
@@ -468,7 +477,7 @@ def _add_to_group(session: Session, row: Experiment, split: str, member: dict[st
     """Add one result to its (spec_key, split) group under a row lock (concurrent finishes all count)."""
     key = {"spec_key": row.spec_key, "split_fingerprint": split}
     fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0, "members": [],
-             "spec": {k: v for k, v in row.spec.items() if k != "seed"}, **{f"{m}_n": 0 for m in METRICS}}
+             "spec": without_seed(row.spec), **{f"{m}_n": 0 for m in METRICS}}
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
@@ -495,7 +504,7 @@ def rebuild_result_groups(session: Session) -> int:
         group = groups.setdefault((r.spec_key, r.split_fingerprint), {
             "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "model": r.model,
             "family": r.family, "dataset": r.dataset, "members": [],
-            "spec": {k: v for k, v in r.spec.items() if k != "seed"}})
+            "spec": without_seed(r.spec)})
         group["members"].append(_member(r.experiment_id, r.seed, r.mlflow_run_id,
                                         {m: getattr(r, m) for m in METRICS}))
     session.execute(delete(ResultGroup))
