@@ -11,8 +11,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pytest
 
-# One real `mlflow server` for the whole session, shared by every directory that needs one.
-pytest_plugins = ["tests.support.mlflow_fixtures"]
+# One real `mlflow server` and one database per backend for the whole session, shared by every
+# directory that needs them.
+pytest_plugins = ["tests.support.mlflow_fixtures", "tests.support.db_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -14,19 +14,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
-from tests.ferbench.db.backends import (
-    BACKENDS,
-    empty_tables,
-    migrated_database,
-    private_redis,
-    purge,
-)
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def _database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with migrated_database(request.param, tmp_path_factory.mktemp("apidb")) as url:
-        yield url
+from tests.ferbench.db.backends import private_redis, purge
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +28,6 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """A redis-server of our own on a free port (for tests that count or flush everything in it)."""
     with start_redis(tmp_path_factory.mktemp("api-redis"), persistent=False) as server:
         yield server
-
-
-@pytest.fixture
-def db_url(_database: str) -> str:
-    empty_tables(_database)
-    return _database
 
 
 @pytest.fixture
