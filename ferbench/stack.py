@@ -24,6 +24,7 @@ import httpx
 
 from fer_models.errors import FerBenchError
 from ferbench.services.ports import port_is_free
+from ferbench.services.process_group import stop_group
 from ferbench.settings import Settings
 
 WORKER_QUEUE = "gpu"
@@ -63,25 +64,8 @@ class ChildProcess:
 
     def stop(self, grace_s: float = 15.0) -> None:
         """SIGTERM to the whole group, SIGKILL to whatever is left after `grace_s`."""
-        pgid = self.process.pid  # start_new_session=True: the child leads its own group
-        if self.alive():
-            _signal_group(pgid, signal.SIGTERM)
-            try:
-                self.process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                pass
-        # The leader may be gone while its children (pool processes, server workers) linger.
-        _signal_group(pgid, signal.SIGKILL)
-        if self.alive():
-            self.process.wait(5)
+        stop_group(self.process, grace_s)
         self.log_file.close()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None) -> ChildProcess:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from fer_models.errors import FerBenchError
 from ferbench.services.ports import free_port
+from ferbench.services.process_group import stop_group
 
 
 class MlflowServerError(FerBenchError):
@@ -86,21 +86,8 @@ class MlflowServer:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to the server's process group (uvicorn/gunicorn workers included), then SIGKILL."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout)
         self.process = None
 
     def __enter__(self) -> MlflowServer:
