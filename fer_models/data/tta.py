@@ -51,12 +51,21 @@ def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
     return views
 
 
-def predict_with_tta(predict_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray, mode: str) -> np.ndarray:
-    """Mean of `predict_fn` over the mode's views: (N, classes) float32; "none" is one plain call."""
+def predict_with_tta(predict_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray, mode: str, *,
+                     plain_probs: np.ndarray | None = None) -> np.ndarray:
+    """Mean of `predict_fn` over the mode's views: (N, classes) float32; "none" is one plain call.
+
+    `plain_probs`: `predict_fn(images)` when the caller already has it (an evaluation's plain pass);
+    it stands in for the view that is the unchanged images ("none" and "flip" start with it), so the
+    test set is not predicted twice.
+    """
     views = tta_views(images, mode)
     total = None
-    for view in views:
-        probs = np.asarray(predict_fn(view), dtype=np.float32)
+    for i, view in enumerate(views):
+        if i == 0 and plain_probs is not None and mode in ("none", "flip"):
+            probs = np.asarray(plain_probs, dtype=np.float32)
+        else:
+            probs = np.asarray(predict_fn(view), dtype=np.float32)
         total = probs if total is None else total + probs
     assert total is not None
     return total / len(views)

@@ -49,7 +49,6 @@ def evaluate_model(
     class_names: Sequence[str],
     *,
     tta: str = "none",
-    measure_cost: bool = True,
 ) -> Evaluation:
     """Metrics on uint8 images (N, H, W); with tta != none the TTA metrics are the headline ones and
     the plain accuracy is kept as `accuracy_no_tta`. Cost: inference_ms(_p95), throughput, params,
@@ -67,11 +66,12 @@ def evaluate_model(
         from fer_models.data.tta import predict_with_tta
 
         plain_accuracy = report.metrics["accuracy"]
-        probs = np.asarray(predict_with_tta(lambda batch: predict_probs(model, batch), x, tta), dtype=np.float32)
+        probs = np.asarray(predict_with_tta(lambda batch: predict_probs(model, batch), x, tta, plain_probs=probs),
+                           dtype=np.float32)
         report = classification_report(labels, probs, class_names)
         extra["accuracy_no_tta"] = plain_accuracy
     cost: dict[str, float] = dict(extra)
-    if measure_cost and len(x):
+    if len(x):
         latency = inference_latency(model, x)
         cost["inference_ms"] = latency.median_ms
         cost["inference_ms_p95"] = latency.p95_ms

@@ -44,5 +44,12 @@ def test_tta_views_and_averaging():
     expected = (predict(x) + predict(x[:, :, ::-1])) / 2
     assert averaged.shape == (3, 2) and np.allclose(averaged, expected)
     assert predict_with_tta(predict, x, "ten_crop").shape == (3, 2)
+    # Given the plain pass already made, flip predicts only the flipped copy: the same average.
+    seen: list[np.ndarray] = []
+    reused = predict_with_tta(lambda b: seen.append(b) or predict(b), x, "flip", plain_probs=predict(x))
+    assert len(seen) == 1 and np.array_equal(seen[0], x[:, :, ::-1]) and np.allclose(reused, expected)
+    seen.clear()  # ten-crop has no unchanged view: plain_probs is not used
+    predict_with_tta(lambda b: seen.append(b) or predict(b), x, "ten_crop", plain_probs=predict(x))
+    assert len(seen) == 10
     with pytest.raises(ValueError, match="accepted"):
         tta_views(x, "rotate")
