@@ -57,23 +57,22 @@ def build_models(spec: ExperimentSpec, num_classes: int, image_size: int) -> tup
     import keras
 
     from fer_models.data.augmentation import build_augmentation
+    from fer_models.models.input_adapter import pixel_input
     from fer_models.models.registry import get_model
 
     model = get_model(spec.model, input_size=spec.input_size, weights=spec.weights, num_classes=num_classes,
                       image_size=image_size, **spec.hyperparameters)
     augment = build_augmentation(spec.augmentation, seed=spec.seed)
-    inputs = keras.Input(shape=(image_size, image_size, 1), dtype="float32", name="pixels")
+    inputs = pixel_input(image_size)
     outputs = model(augment(inputs))
     return keras.Model(inputs, outputs, name=f"{model.name}_train"), model
 
 
 def training_phases(spec: ExperimentSpec) -> list[Any]:
-    from fer_models.models.finetune import Phase, training_phases as model_phases
+    """The model's phases, sorted, the first starting at epoch 0 (fer_models.models.finetune guarantees both)."""
+    from fer_models.models.finetune import training_phases as model_phases
 
-    phases = sorted(model_phases(spec.model, dict(spec.hyperparameters)) or [], key=lambda p: p.start_epoch)
-    if not phases or phases[0].start_epoch > 0:
-        phases.insert(0, Phase(start_epoch=0, trainable=True, lr_factor=1.0))
-    return phases
+    return model_phases(spec.model, dict(spec.hyperparameters))
 
 
 def phase_for_epoch(phases: list[Any], epoch: int) -> int:
@@ -199,13 +198,12 @@ def _run_tags(spec: ExperimentSpec, dataset: Any, tags: Mapping[str, str] | None
 def _run_params(spec: ExperimentSpec, dataset: Any) -> dict[str, Any]:
     from fer_models.tracking.context import library_versions
 
-    counts = {name: int(len(dataset.subset(name)[1])) for name in ("train", "val", "test")}
     return {
         **_spec_params(spec),
         "version": library_versions(),
         "dataset_fingerprint": dataset.source_fingerprint,
         "split_fingerprint": dataset.split_fingerprint,
-        "split_sizes": counts,
+        "split_sizes": dataset.split_sizes(),
     }
 
 
@@ -255,18 +253,21 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
             work_dir=work_dir, state=state, controller=controller, hooks=hooks, log_epoch=log_epoch,
             budget_seconds=budget,
         )
+        def enter_phase(index: int) -> None:
+            """The phase's trainable set, recompiled at the phase's learning rate."""
+            apply_phase(model, phases[index])
+            lr = spec.learning_rate * phases[index].lr_factor
+            compile_model(train_model, spec, lr)
+            callback.base_lr = lr
+
         start_epoch = state.epochs_completed
         compiled_phase: int | None = None
         if start_epoch > 0:
             # Resume into the phase the checkpoint was written in, so the optimizer's slots line up.
             compiled_phase = phase_for_epoch(phases, start_epoch - 1)
-            apply_phase(model, phases[compiled_phase])
-            lr = spec.learning_rate * phases[compiled_phase].lr_factor
-            compile_model(train_model, spec, lr)
-            callback.base_lr = lr
+            enter_phase(compiled_phase)
             train_model.optimizer.build(train_model.trainable_variables)
             train_model.load_weights(work_dir / state.model_file)
-        stopped = False
         for index in range(phase_for_epoch(phases, start_epoch), len(phases)):
             phase = phases[index]
             end = phases[index + 1].start_epoch if index + 1 < len(phases) else spec.epochs
@@ -275,11 +276,7 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
             if begin >= end:
                 continue
             if compiled_phase != index:
-                # A phase start: new trainable set, recompiled at the phase's learning rate.
-                apply_phase(model, phase)
-                lr = spec.learning_rate * phase.lr_factor
-                compile_model(train_model, spec, lr)
-                callback.base_lr = lr
+                enter_phase(index)
                 compiled_phase = index
             train_model.fit(
                 x_train, y_train_1h, batch_size=spec.batch_size, epochs=end, initial_epoch=begin,
@@ -293,7 +290,6 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
                     f"try a smaller learning rate than {spec.learning_rate:g}"
                 )
             if callback.stop_reason is not None:
-                stopped = True
                 break
 
         if callback.stop_reason == "cancelled":
@@ -309,11 +305,11 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
         best_file = work_dir / BEST_WEIGHTS_FILE
         if use_best and best_file.exists():
             train_model.load_weights(best_file)
-        return _evaluate_and_log(spec, dataset, model, state, run_id, logger, stopped, callback.stop_reason)
+        return _evaluate_and_log(spec, dataset, model, state, run_id, logger, callback.stop_reason)
 
 
 def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: CheckpointState, run_id: str | None,
-                      logger: Any, stopped: bool, stop_reason: str | None) -> ExperimentResult:
+                      logger: Any, stop_reason: str | None) -> ExperimentResult:
     from fer_models.evaluation.evaluate import evaluate_model
     from fer_models.models.figures import model_figures
 
@@ -330,7 +326,7 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
         "model_bytes": float(figures.model_bytes),
         "epochs_completed": float(state.epochs_completed),
     }
-    if getattr(figures, "flops_per_image", None):
+    if figures.flops_per_image:
         metrics["flops_per_image"] = float(figures.flops_per_image)
     if logger is not None:
         try:
@@ -345,7 +341,7 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
         confusion_matrix=evaluation.report.confusion_matrix, history=state.history, mlflow_run_id=run_id,
         dataset_fingerprint=dataset.source_fingerprint, split_fingerprint=dataset.split_fingerprint,
         epochs_completed=state.epochs_completed,
-        stopped_reason=stop_reason if stopped else None,
+        stopped_reason=stop_reason,
     )
 
 

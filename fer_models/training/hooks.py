@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -45,4 +44,3 @@ class ExperimentResult:
     split_fingerprint: str
     epochs_completed: int
     stopped_reason: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
