@@ -103,20 +103,14 @@ class RunLogger:
     def set_tags(self, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        items = [RunTag(k, str(v)) for k, v in tags.items()]
-        for i in range(0, len(items), _BATCH):
-            chunk = items[i:i + _BATCH]
-            with_retries(lambda: self.client.log_batch(self.run_id, tags=chunk), what="tags")
+        self._log_batches("tags", [RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log params, skipping those a reopened run already has (MLflow params are write-once)."""
         from mlflow.entities import Param
 
         existing = with_retries(lambda: self.client.get_run(self.run_id), what="run lookup").data.params
-        items = [Param(k, v) for k, v in flatten(params).items() if k not in existing]
-        for i in range(0, len(items), _BATCH):
-            chunk = items[i:i + _BATCH]
-            with_retries(lambda: self.client.log_batch(self.run_id, params=chunk), what="params")
+        self._log_batches("params", [Param(k, v) for k, v in flatten(params).items() if k not in existing])
 
     def log_metrics(self, metrics: Mapping[str, float], *, step: int = 0) -> None:
         """Finite numeric metrics only (MLflow rejects NaN on some stores; a NaN metric means 'undefined')."""
@@ -125,11 +119,14 @@ class RunLogger:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, step) for k, v in metrics.items()
-                 if isinstance(v, (int, float)) and math.isfinite(float(v))]
+        self._log_batches("metrics", [Metric(k, float(v), now, step) for k, v in metrics.items()
+                                      if isinstance(v, (int, float)) and math.isfinite(float(v))])
+
+    def _log_batches(self, kind: str, items: list[Any]) -> None:
+        """`log_batch(tags= | params= | metrics=)` in chunks of _BATCH, each retried on its own."""
         for i in range(0, len(items), _BATCH):
             chunk = items[i:i + _BATCH]
-            with_retries(lambda: self.client.log_batch(self.run_id, metrics=chunk), what="metrics")
+            with_retries(lambda: self.client.log_batch(self.run_id, **{kind: chunk}), what=kind)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         with_retries(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path), what="artifact upload")
