@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_models.errors import FerBenchError
+from fer_models.tracking.uri import default_tracking_uri
 from ferbench.services.ports import free_port
 from ferbench.services.process_group import stop_group
 
 
 class MlflowServerError(FerBenchError):
     """The MLflow tracking server could not be prepared or started."""
-
-
-def sqlite_store_uri(state_dir: Path) -> str:
-    return f"sqlite:///{(Path(state_dir).resolve() / 'mlflow.db')}"
 
 
 def prepare_store(backend_uri: str, default_artifact_root: str = "mlflow-artifacts:/") -> None:
@@ -75,7 +72,7 @@ class MlflowServer:
 
     @property
     def backend_uri(self) -> str:
-        return self.store_uri or sqlite_store_uri(self.state_dir)
+        return self.store_uri or default_tracking_uri(self.state_dir)
 
     @property
     def artifacts_dir(self) -> Path:
