@@ -8,7 +8,6 @@ under its own folder with append-only persistence, so jobs queued before a resta
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from fer_models.errors import FerBenchError
 from ferbench.services.ports import free_port, port_is_free
+from ferbench.services.process_group import stop_group
 
 
 class RedisUnavailableError(FerBenchError):
@@ -59,26 +59,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # redis saves and exits on SIGTERM
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def kill(self) -> None:
-        """Crash it (SIGKILL), as a power cut would: for fault tests."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """SIGTERM (redis saves and exits), SIGKILL after `timeout`."""
+        if self.process is not None:
+            stop_group(self.process, timeout)
         self.process = None
 
     def __enter__(self) -> RedisServer:
