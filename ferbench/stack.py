@@ -23,11 +23,11 @@ from typing import IO, Any
 import httpx
 
 from fer_models.errors import FerBenchError
+from ferbench.queue import GPU_QUEUE
 from ferbench.services.ports import port_is_free
 from ferbench.services.process_group import stop_group
 from ferbench.settings import Settings
 
-WORKER_QUEUE = "gpu"
 
 
 class StackError(FerBenchError):
@@ -82,7 +82,7 @@ def worker_command(*, name: str = "worker", loglevel: str = "INFO") -> list[str]
     """The documented worker command line: one process, one task per child (GPU memory is freed on exit)."""
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "-Q", WORKER_QUEUE, "-c", "1", "--max-tasks-per-child=1", "-P", "prefork",
+        "-Q", GPU_QUEUE, "-c", "1", "--max-tasks-per-child=1", "-P", "prefork",
         "-n", f"{name}@%h", f"--loglevel={loglevel}",
     ]
 
@@ -146,7 +146,6 @@ class Stack:
         self.children: list[ChildProcess] = []
         self._servers: list[Any] = []  # private redis / mlflow servers, each with .stop()
         self.urls: StackUrls | None = None
-        self.broker_url: str | None = None  # unredacted, for in-process clients (benchmarks, tests)
 
     def __enter__(self) -> Stack:
         self.start()
@@ -183,7 +182,6 @@ class Stack:
         tracking_uri = s.mlflow_tracking_uri or self._start_mlflow()
         broker_url = s.broker_url or self._start_redis()
         env.update(FERBENCH_BROKER_URL=broker_url, MLFLOW_TRACKING_URI=tracking_uri)
-        self.broker_url = broker_url
 
         for index in range(self.workers):
             self.echo(f"starting worker {index + 1}/{self.workers}")

@@ -108,7 +108,6 @@ def start_mlflow_server(
     *,
     port: int | None = None,
     host: str = "127.0.0.1",
-    allowed_hosts: str | None = None,
     store_uri: str | None = None,
     timeout: float = 60.0,
 ) -> MlflowServer:
@@ -134,8 +133,6 @@ def start_mlflow_server(
         "--port", str(server.port),
         "--workers", "1",
     ]
-    if allowed_hosts:
-        args += ["--allowed-hosts", allowed_hosts]
     log_path = state_dir / "mlflow-server.log"
     log = open(log_path, "ab")  # noqa: SIM115 (the child owns it)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
