@@ -85,6 +85,7 @@ def bare_fit(spec: Any, dataset: Any) -> dict[str, float]:
 
 def engine_fit(spec: Any, dataset: Any, tmp: Path, data_dir: Path, cache_dir: Path) -> dict[str, float]:
     from fer_models.training.engine import run_experiment
+    from fer_models.tracking.uri import default_tracking_uri
     from fer_models.training.hooks import RunHooks
 
     stamps: list[tuple[float, float]] = []
@@ -95,8 +96,8 @@ def engine_fit(spec: Any, dataset: Any, tmp: Path, data_dir: Path, cache_dir: Pa
 
     hooks = RunHooks(on_progress=on_progress, should_stop=lambda: False, progress_every_batches=20)
     run_experiment(spec, work_dir=tmp / f"work-{spec.model}", data_dir=data_dir, cache_dir=cache_dir,
-                   tracking_uri=f"sqlite:///{tmp}/mlflow.db", hooks=hooks)
-    return _throughput(stamps, len(dataset.subset("train")[1]))
+                   tracking_uri=default_tracking_uri(tmp), hooks=hooks)
+    return _throughput(stamps, dataset.split_sizes()["train"])
 
 
 def bench_training(models: list[str], epochs: int, batch_size: int, augmentation: str) -> list[dict[str, Any]]:
@@ -118,7 +119,7 @@ def bench_training(models: list[str], epochs: int, batch_size: int, augmentation
             else:
                 engine = engine_fit(spec, dataset, tmp, data_dir, cache_dir)
                 bare = bare_fit(spec, dataset)
-            row = {"model": model, "load_average_1m": os.getloadavg()[0], "train_images": int(len(dataset.subset("train")[1])), "epochs": epochs,
+            row = {"model": model, "load_average_1m": os.getloadavg()[0], "train_images": dataset.split_sizes()["train"], "epochs": epochs,
                    "batch_size": batch_size, "augmentation": augmentation,
                    "bare_images_per_s": round(bare["wall"], 1), "engine_images_per_s": round(engine["wall"], 1),
                    "ratio_wall": round(engine["wall"] / bare["wall"], 3),

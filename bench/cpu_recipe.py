@@ -66,6 +66,7 @@ def main() -> int:
 
     from fer_models.data.catalog import load_dataset
     from fer_models.training.engine import run_experiment
+    from fer_models.tracking.uri import default_tracking_uri
     from fer_models.training.hooks import RunHooks
     from fer_models.training.spec import parse_spec
 
@@ -75,7 +76,7 @@ def main() -> int:
     dataset = load_dataset("fer2013", data_dir=data_dir, cache_dir=cache_dir, source=source,
                            split_seed=RECIPE["split_seed"])
     decode_seconds = time.perf_counter() - start
-    counts = {s: int(len(dataset.subset(s)[1])) for s in ("train", "val", "test")}
+    counts = dataset.split_sizes()
     print(f"fer2013: {counts} (decoded in {decode_seconds:.0f} s)", file=sys.stderr, flush=True)
     # The engine loads the dataset by name: point it at the cache we just filled (no source under data_dir).
     spec = parse_spec({**RECIPE, "model": args.model, "batch_size": args.batch_size,
@@ -87,7 +88,7 @@ def main() -> int:
             print(f"epoch {p.epoch}: {shown}", file=sys.stderr, flush=True)
 
     result = run_experiment(spec, work_dir=work / "run", data_dir=data_dir, cache_dir=cache_dir,
-                            tracking_uri=f"sqlite:///{work}/mlflow.db", hooks=RunHooks(on_progress=report))
+                            tracking_uri=default_tracking_uri(work), hooks=RunHooks(on_progress=report))
     m = result.metrics
     print(json.dumps({
         "recipe": spec.model_dump(mode="json"), "status": result.status, "epochs": result.epochs_completed,
