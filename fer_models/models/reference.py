@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from fer_models.models.input_adapter import BN_MOMENTUM, InputAdapter, classifier, pixel_input
+from fer_models.models.pointwise import SubsampledPointwiseConv2D
 
 
 def mini_xception(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
@@ -20,7 +21,9 @@ def mini_xception(*, input_size: int = 48, num_classes: int = 7, image_size: int
         x = layers.Activation("relu", name=f"entry_relu{i}")(x)
     for m, multiple in enumerate((2, 4, 8, 16), start=1):
         filters = base_filters * multiple
-        residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=f"module{m}_shortcut")(x)
+        # Not Conv2D(filters, 1, strides=2): its oneDNN backward pass crashes on odd batches (pointwise.py).
+        residual = SubsampledPointwiseConv2D(filters, 1, strides=2, padding="same", use_bias=False,
+                                             name=f"module{m}_shortcut")(x)
         residual = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"module{m}_shortcut_bn")(residual)
         x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, depthwise_regularizer=reg,
                                    pointwise_regularizer=reg, name=f"module{m}_sep1")(x)

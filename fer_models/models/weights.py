@@ -87,6 +87,7 @@ def imagenet_base(arch: str, *, input_size: int, weights: str, model_name: str, 
     import keras
 
     from fer_models.models.input_adapter import BN_MOMENTUM
+    from fer_models.models.pointwise import without_strided_pointwise
 
     apps = keras.applications
     shape = (input_size, input_size, 3)
@@ -100,6 +101,8 @@ def imagenet_base(arch: str, *, input_size: int, weights: str, model_name: str, 
         base = apps.MobileNetV2(include_top=False, weights=None, input_shape=shape, alpha=alpha, name="backbone")
     else:
         raise ModelError(f"unknown ImageNet architecture {arch!r}")
+    # ResNet50 downsamples with strided 1x1 convolutions, whose oneDNN backward pass crashes (pointwise.py).
+    base = without_strided_pointwise(base)
     # Keras' default 0.99 leaves the moving statistics of a base trained for a few hundred steps
     # far from the batch statistics: measured on mobilenet/synthetic, validation stayed at chance
     # (0.13) for 5 epochs while training accuracy reached 0.49; with 0.9 it tracked it (0.48).
