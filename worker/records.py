@@ -77,7 +77,7 @@ def claim(experiment_id: str) -> Claimed | None:
 
     A `running` row is a redelivery (the worker crashed, or the broker's visibility timeout passed):
     it is run again only when its holder is dead (a gone pid on this host, or a stale heartbeat),
-    and failed with "worker lost N times" past settings.max_attempts.
+    and failed with "worker lost N times" (or the signal that killed it) past settings.max_attempts.
     """
     settings = get_settings()
 
@@ -95,8 +95,12 @@ def claim(experiment_id: str) -> Claimed | None:
 def lost_too_often(experiment_id: str) -> bool:
     """Was the row failed because its workers were lost max_attempts times?"""
     with session_scope() as session:
-        row = crud.get_experiment(session, experiment_id)
-        return bool(row is not None and row.status == "failed" and (row.error or "").startswith("worker lost"))
+        return crud.is_lost_failure(crud.get_experiment(session, experiment_id))
+
+
+def note_lost_cause(experiment_id: str, cause: str) -> None:
+    """Why the process running this experiment died ("SIGSEGV"), for the failure message after the last attempt."""
+    _retrying("lost cause write", lambda s: crud.record_lost_cause(s, experiment_id, cause))
 
 
 def set_mlflow_run_id(experiment_id: str, run_id: str) -> None:

@@ -258,9 +258,33 @@ def _heartbeat_before(cutoff: datetime) -> ColumnElement[bool]:
     return Experiment.heartbeat_at.is_(None) | (Experiment.heartbeat_at < cutoff)
 
 
-def worker_lost_message(attempts: int) -> str:
-    return (f"worker lost {attempts} times: every delivery of this experiment ended with its worker process "
-            "gone (killed, out of memory, or its host lost); it is not retried again")
+def worker_lost_message(attempts: int, causes: Sequence[str] = ()) -> str:
+    """Why a row is failed after `attempts` lost deliveries; `causes` as the pool saw each process die."""
+    if len(causes) >= attempts and len(set(causes)) == 1:
+        how = f"was killed by {causes[0]}" if causes[0].startswith("SIG") else f"ended with {causes[0]}"
+        return f"the training process {how}, {attempts} times (see the worker's log): {LOST_SUFFIX}"
+    seen = f" ({', '.join(causes)})" if causes else ""
+    return (f"worker lost {attempts} times{seen}: every delivery of this experiment ended with its worker process "
+            f"gone (killed, out of memory, or its host lost); {LOST_SUFFIX}")
+
+
+LOST_SUFFIX = "it is not retried again"
+
+
+def is_lost_failure(row: Experiment | None) -> bool:
+    """Was the row failed because its deliveries' processes were lost max_attempts times?"""
+    return bool(row is not None and row.status == "failed" and (row.error or "").endswith(LOST_SUFFIX))
+
+
+def record_lost_cause(session: Session, experiment_id: str, cause: str) -> bool:
+    """Append why the running row's process died (read back by fail_lost's message)."""
+    row = session.get(Experiment, experiment_id, populate_existing=True, with_for_update=True)
+    if row is None or row.status != "running":
+        session.commit()
+        return False
+    row.lost_causes = [*(row.lost_causes or []), cause]
+    session.commit()
+    return True
 
 
 def reclaim_lost(
@@ -310,11 +334,12 @@ def reclaim_lost(
 
 
 def fail_lost(session: Session, experiment_id: str, attempts: int) -> bool:
-    """running -> failed "worker lost N times" (compare-and-swap on attempts)."""
+    """running -> failed "worker lost N times", or the signal that killed it (compare-and-swap on attempts)."""
+    causes = session.scalar(select(Experiment.lost_causes).where(Experiment.id == experiment_id)) or []
     result = session.execute(
         update(Experiment)
         .where(Experiment.id == experiment_id, Experiment.status == "running", Experiment.attempts == attempts)
-        .values(status="failed", error=worker_lost_message(attempts), finished_at=utcnow())
+        .values(status="failed", error=worker_lost_message(attempts, causes), finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     session.commit()

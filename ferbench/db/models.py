@@ -50,6 +50,8 @@ class Experiment(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why each lost delivery's process died ("SIGSEGV", "exit status 1"), as the worker's pool saw it.
+    lost_causes: Mapped[list[str] | None] = mapped_column(JSON)
     stopped_reason: Mapped[str | None] = mapped_column(Text)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

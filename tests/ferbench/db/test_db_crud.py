@@ -148,3 +148,19 @@ def test_list_filters_and_pages(session: Session) -> None:
     assert second[0].id != rows[0].id
     assert crud.list_experiments(session, status="running")[1] == 0
     assert crud.list_experiments(session, model="cnn-small")[1] == 3
+
+
+def test_lost_deliveries_fail_naming_the_signal_that_killed_them(session: Session) -> None:
+    (row,) = submit(session)
+    dead = lambda worker: False  # noqa: E731 - every holder's process is gone
+    assert crud.claim_experiment(session, row.id, worker="host:1") is not None
+    assert crud.record_lost_cause(session, row.id, "SIGSEGV")
+    assert crud.reclaim_lost(session, row.id, stale_after_s=60, max_attempts=2, holder_alive=dead) is not None
+    assert crud.record_lost_cause(session, row.id, "SIGSEGV")
+    assert crud.reclaim_lost(session, row.id, stale_after_s=60, max_attempts=2, holder_alive=dead) is None
+    failed = crud.get_experiment(session, row.id)
+    session.refresh(failed)
+    assert failed.status == "failed" and failed.lost_causes == ["SIGSEGV", "SIGSEGV"]
+    assert failed.error.startswith("the training process was killed by SIGSEGV, 2 times")
+    assert crud.is_lost_failure(failed)
+    assert not crud.record_lost_cause(session, row.id, "SIGKILL")  # a finished row keeps its history
