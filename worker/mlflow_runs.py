@@ -3,24 +3,7 @@ lost too many times): nobody else would, and a run must never stay RUNNING. TF-f
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger(__name__)
-
-
-def end_run(tracking_uri: str | None, run_id: str | None, status: str, error: str) -> bool:
-    if not tracking_uri or not run_id:
-        return False
-    try:
-        from fer_models.tracking.run_logger import RunLogger
-
-        logger = RunLogger(tracking_uri)
-        logger.run_id = run_id
-        logger.finish(status, error=error)
-    except Exception:  # noqa: BLE001 - the SQL row already carries the reason
-        log.warning("could not end MLflow run %s as %s", run_id, status, exc_info=True)
-        return False
-    return True
+from fer_models.tracking.run_logger import end_run
 
 
 def end_run_of_failed(experiment_id: str, tracking_uri: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import tempfile
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from fer_models.tracking.uri import local_artifact_root, validate_tracking_uri
 
 EXPERIMENT_PREFIX = "ferbench-"
 MAX_PARAM_LENGTH = 6000  # MLflow 3's limit on a param value
+log = logging.getLogger(__name__)
 _BATCH = 100  # params and metrics per log_batch call (MLflow limits a batch to 100 params)
 
 
@@ -141,3 +143,17 @@ class RunLogger:
         from fer_models.tracking.keras_model import log_keras_model
 
         return log_keras_model(self.client, self.run_id, model, input_example)
+
+
+def end_run(tracking_uri: str | None, run_id: str | None, status: str, error: str) -> bool:
+    """End a run whose own process can no longer do it (killed, lost); False when that failed too."""
+    if not tracking_uri or not run_id:
+        return False
+    try:
+        logger = RunLogger(tracking_uri)
+        logger.run_id = run_id
+        logger.finish(status, error=error)
+    except Exception:  # noqa: BLE001 - the caller already carries the reason
+        log.warning("could not end MLflow run %s as %s", run_id, status, exc_info=True)
+        return False
+    return True

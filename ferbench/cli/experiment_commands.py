@@ -181,7 +181,7 @@ def train_command(as_json: bool, work_dir: Path | None, hp: tuple[str, ...], ear
 
 def _train_with_progress(spec: Any, settings: Settings, uri: str, work_dir: Path, console: Console,
                          *, show_progress: bool) -> Any:
-    from fer_models.training.engine import run_experiment
+    from fer_models.training.child_process import run_experiment_in_child
     from fer_models.training.hooks import Progress as EngineProgress
     from fer_models.training.hooks import RunHooks
 
@@ -200,8 +200,9 @@ def _train_with_progress(spec: Any, settings: Settings, uri: str, work_dir: Path
 
     with _cooperative_interrupt() as flag, bar:
         hooks = RunHooks(on_progress=on_progress, should_stop=lambda: flag["stop"], progress_every_batches=5)
-        return run_experiment(spec, work_dir=work_dir, data_dir=settings.data_dir, cache_dir=settings.cache_dir,
-                              tracking_uri=uri, hooks=hooks)
+        # In a child process: a crash in native code (a segfault in TensorFlow) becomes one line here.
+        return run_experiment_in_child(spec, work_dir=work_dir, data_dir=settings.data_dir,
+                                       cache_dir=settings.cache_dir, tracking_uri=uri, hooks=hooks)
 
 
 # ---- evaluate -----------------------------------------------------------------------------------

@@ -15,18 +15,10 @@ from fer_models.tracking.uri import TrackingError
 from fer_models.training.engine import run_experiment
 from fer_models.training.hooks import Progress, RunHooks
 from fer_models.training.spec import parse_spec
-from tests.support.face_folders import write_face_folders
 
 # Same spec, same seed, same process, CPU: metrics agree to this absolute tolerance (the documented one).
 REPRO_TOLERANCE = 1e-5
 TINY = {"model": "cnn-small", "dataset": "tiny", "epochs": 2, "batch_size": 32, "seed": 3}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    write_face_folders(root, "tiny", n=350)
-    return root
 
 
 @pytest.fixture
