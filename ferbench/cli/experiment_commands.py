@@ -272,6 +272,7 @@ def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[
 
     from fer_models.data.catalog import load_dataset
     from fer_models.evaluation.evaluate import evaluate_model
+    from fer_models.tracking.keras_model import load_keras_model
 
     tags, params = run.data.tags, run.data.params
     dataset = load_dataset(tags["dataset"], data_dir=settings.data_dir, cache_dir=settings.cache_dir,
@@ -282,7 +283,7 @@ def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[
             f"(fingerprint {dataset.split_fingerprint} != {tags['split_fingerprint']}): its data changed"
         )
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model", tracking_uri=uri)
-    keras_model = mlflow.keras.load_model(local)
+    keras_model = load_keras_model(local)
     x_test, y_test = dataset.subset("test")
     evaluation = evaluate_model(keras_model, x_test, y_test, list(dataset.class_names),
                                 tta=params.get("tta", "none"))

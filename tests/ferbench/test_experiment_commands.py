@@ -7,6 +7,9 @@ module; each test then checks one promise about what it left in MLflow.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,6 +131,16 @@ def test_evaluate_reproduces_the_logged_test_accuracy(trained: dict[str, Any], e
     table = _invoke(env, "evaluate", "--model", "cnn-small", "--run-id", trained["mlflow_run_id"])
     assert table.exit_code == 0
     assert "balanced_accuracy" in table.stdout and "Neutral" in table.stdout
+
+
+def test_evaluate_in_a_fresh_process_loads_the_custom_layers(trained: dict[str, Any], env: dict[str, str]) -> None:
+    """As after a service training: this process never imported the builder that registered InputAdapter."""
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small", "--json"],
+                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["metrics"]["accuracy"] == pytest.approx(out["logged_test_accuracy"], abs=1e-9)
 
 
 def test_visualize_writes_non_empty_pngs_and_logs_them(trained: dict[str, Any], env: dict[str, str],
