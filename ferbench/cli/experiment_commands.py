@@ -27,12 +27,12 @@ SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "
 
 
 def tracking_uri_for(settings: Settings) -> str:
-    """MLFLOW_TRACKING_URI when set, else a sqlite store under FERBENCH_HOME (created and migrated once)."""
-    from fer_models.tracking.uri import default_tracking_uri, local_artifact_root, validate_tracking_uri
+    """MLFLOW_TRACKING_URI when set, else the default store `ferbench up` uses too (created and migrated once)."""
+    from fer_models.tracking.uri import default_store_dir, default_tracking_uri, local_artifact_root, validate_tracking_uri
 
     if settings.mlflow_tracking_uri:
         return validate_tracking_uri(settings.mlflow_tracking_uri)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    default_store_dir(settings.home).mkdir(parents=True, exist_ok=True)
     uri = default_tracking_uri(settings.home)
     from ferbench.services.mlflow_server import prepare_store
 

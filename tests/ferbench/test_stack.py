@@ -117,6 +117,11 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert not left, f"orphan processes after Ctrl-C: {left}"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{api}/health", timeout=2)
+
+        # The in-process commands read the service's runs from the same default store, its server stopped.
+        evaluated = run_json(cli + ["evaluate", "--model", "cnn-small", "--json"], env)
+        assert evaluated["run_id"] == status["mlflow_run_id"]
+        assert evaluated["metrics"]["accuracy"] == pytest.approx(status["metrics"]["accuracy"])
     finally:
         if up.poll() is None:
             for pid in descendants(up.pid):
