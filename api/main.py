@@ -21,20 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.routers import datasets, experiments, health, leaderboard, models
-from api.submission import SubmissionInvalid
+from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 def _validation_body(errors: list[dict]) -> dict:
-    cleaned = []
-    for err in errors:
-        item = {"loc": list(err.get("loc", [])), "msg": str(err.get("msg", "")), "type": err.get("type", "value_error")}
-        value = err.get("input")
-        if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
-            item["input"] = value
-        cleaned.append(item)
+    cleaned = [problem(list(err.get("loc", [])), str(err.get("msg", "")), err.get("type", "value_error"), err.get("input"))
+               for err in errors]
     return {"detail": jsonable_encoder(cleaned)}
 
 

@@ -8,6 +8,7 @@ what is accepted; nothing here imports TensorFlow.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +39,11 @@ class Submission:
     body: Any  # the parsed JSON, for the Idempotency-Key hash
 
 
-def _error(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+def problem(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+    """One 422 item; the rejected value is echoed only when short and JSON can carry it (never NaN/Infinity)."""
     err: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
-    if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
+    finite = not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, (str, int, float, bool)) and finite and not (isinstance(value, str) and len(value) > 200):
         err["input"] = value
     return err
 
@@ -68,7 +71,7 @@ def _spec_errors(exc: ValidationError, loc: list[Any]) -> list[dict[str, Any]]:
             hp = _HYPERPARAMETER.search(msg)
             if hp:
                 where.append(hp.group(1))
-        out.append(_error([*loc, *where], msg, err["type"], value))
+        out.append(problem([*loc, *where], msg, err["type"], value))
     return out
 
 
@@ -76,17 +79,17 @@ def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> 
     from fer_models.training.spec import ExperimentSpec
 
     if not isinstance(item, dict):
-        raise SubmissionInvalid([_error(loc, f"an experiment spec must be a JSON object, got {type(item).__name__}",
+        raise SubmissionInvalid([problem(loc, f"an experiment spec must be a JSON object, got {type(item).__name__}",
                                         "model_type")])
     item = dict(item)
     errors = []
     repeats = item.pop("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
-        errors.append(_error([*loc, "repeats"], f"must be an integer from 1 to {MAX_REPEATS}", "value_error", repeats))
+        errors.append(problem([*loc, "repeats"], f"must be an integer from 1 to {MAX_REPEATS}", "value_error", repeats))
     for name in NAME_FIELDS:
         value = item.get(name)
         if isinstance(value, str) and _looks_like_path(value):
-            errors.append(_error([*loc, name], "path-like values are not accepted: name a registered "
+            errors.append(problem([*loc, name], "path-like values are not accepted: name a registered "
                                  f"{name} (see GET /models and GET /datasets)", "value_error", value))
     if errors:
         # Still report the other fields' problems: validate again without the rejected names.
@@ -103,16 +106,16 @@ def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> 
     except ValidationError as exc:
         raise SubmissionInvalid(_spec_errors(exc, loc)) from None
     if spec.epochs > settings.max_epochs:
-        errors.append(_error([*loc, "epochs"], f"above this server's cap; accepted: 1..{settings.max_epochs}",
+        errors.append(problem([*loc, "epochs"], f"above this server's cap; accepted: 1..{settings.max_epochs}",
                              "value_error", spec.epochs))
     if spec.batch_size > settings.max_batch_size:
-        errors.append(_error([*loc, "batch_size"], f"above this server's cap; accepted: 1..{settings.max_batch_size}",
+        errors.append(problem([*loc, "batch_size"], f"above this server's cap; accepted: 1..{settings.max_batch_size}",
                              "value_error", spec.batch_size))
     if spec.dataset not in datasets:
-        errors.append(_error([*loc, "dataset"], f"unknown dataset {spec.dataset!r}; available: {', '.join(datasets)}",
+        errors.append(problem([*loc, "dataset"], f"unknown dataset {spec.dataset!r}; available: {', '.join(datasets)}",
                              "value_error", spec.dataset))
     if spec.seed + repeats - 1 > SEED_MAX:
-        errors.append(_error([*loc, "seed"], f"seed + repeats - 1 must be at most {SEED_MAX}", "value_error", spec.seed))
+        errors.append(problem([*loc, "seed"], f"seed + repeats - 1 must be at most {SEED_MAX}", "value_error", spec.seed))
     if errors:
         raise SubmissionInvalid(errors)
     resolved = spec.resolved().model_dump(mode="json")
@@ -125,20 +128,20 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise SubmissionInvalid([_error(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
+        raise SubmissionInvalid([problem(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
     except json.JSONDecodeError as exc:
-        raise SubmissionInvalid([_error(["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        raise SubmissionInvalid([problem(["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                                         "json_invalid")]) from None
     except RecursionError:
-        raise SubmissionInvalid([_error(["body"], "JSON nested too deeply", "json_invalid")]) from None
+        raise SubmissionInvalid([problem(["body"], "JSON nested too deeply", "json_invalid")]) from None
     if isinstance(body, dict):
         items, single = [body], body.get("repeats", 1) == 1
     elif isinstance(body, list):
         items, single = body, False
         if not body:
-            raise SubmissionInvalid([_error(["body"], "an empty list: send at least one experiment spec", "too_short")])
+            raise SubmissionInvalid([problem(["body"], "an empty list: send at least one experiment spec", "too_short")])
     else:
-        raise SubmissionInvalid([_error(["body"], "expected an experiment spec object or a list of them",
+        raise SubmissionInvalid([problem(["body"], "expected an experiment spec object or a list of them",
                                         "model_type")])
     datasets = dataset_names(settings.data_dir)
     specs: list[dict[str, Any]] = []
@@ -149,7 +152,7 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
         except SubmissionInvalid as exc:
             errors += exc.errors
     if not errors and len(specs) > MAX_EXPERIMENTS_PER_REQUEST:
-        errors.append(_error(["body"], f"{len(specs)} experiments in one request; accepted: at most "
+        errors.append(problem(["body"], f"{len(specs)} experiments in one request; accepted: at most "
                              f"{MAX_EXPERIMENTS_PER_REQUEST}", "too_long"))
     if errors:
         raise SubmissionInvalid(errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -84,6 +85,24 @@ def test_malformed_bodies_are_422_never_500(client: TestClient, raw: bytes, says
     answer = client.post("/experiments", content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert says in answer.text and "Traceback" not in answer.text
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"the answer is not strict JSON: it contains {name}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [(b'{"model": "cnn-small", "learning_rate": NaN}', "learning_rate"),
+     (b'{"model": "cnn-small", "epochs": Infinity}', "epochs"),
+     (b'{"model": "cnn-small", "weight_decay": -Infinity, "seed": NaN}', "seed"),
+     (b'{"model": "cnn-small", "hyperparameters": {"dropout": NaN}}', "hyperparameters")],
+)
+def test_non_finite_numbers_are_422_in_strict_json_naming_the_field(client: TestClient, raw: bytes, field: str) -> None:
+    answer = client.post("/experiments", content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    problems = json.loads(answer.text, parse_constant=_reject_constant)["detail"]
+    assert field in {str(p) for problem in problems for p in problem["loc"]}, problems
 
 
 def test_a_body_over_the_limit_is_413(make_client: MakeClient) -> None:
