@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     for router in (health.router, models.router, datasets.router, experiments.router, leaderboard.router):
         app.include_router(router)
+    experiments.document_ranges_in_force(app, settings)
     _install_error_handlers(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -48,6 +48,11 @@ def problem(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str,
     return err
 
 
+def spec_context(settings: Settings) -> dict[str, Any]:
+    """How this server validates a spec: its caps are the ranges in force; no weight files."""
+    return {"allow_weight_files": False, **settings.spec_caps}
+
+
 def _looks_like_path(value: str) -> bool:
     return any(s in value for s in ("/", "\\", "..", "~", ":", "\x00"))
 
@@ -97,20 +102,14 @@ def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> 
         if "model" not in bad:
             try:
                 ExperimentSpec.model_validate({k: v for k, v in item.items() if k not in bad},
-                                              context={"allow_weight_files": False})
+                                              context=spec_context(settings))
             except ValidationError as exc:
                 errors += [e for e in _spec_errors(exc, loc) if (e["loc"][len(loc):] or [None])[0] not in bad]
         raise SubmissionInvalid(errors)
     try:
-        spec = ExperimentSpec.model_validate(item, context={"allow_weight_files": False})
+        spec = ExperimentSpec.model_validate(item, context=spec_context(settings))
     except ValidationError as exc:
         raise SubmissionInvalid(_spec_errors(exc, loc)) from None
-    if spec.epochs > settings.max_epochs:
-        errors.append(problem([*loc, "epochs"], f"above this server's cap; accepted: 1..{settings.max_epochs}",
-                             "value_error", spec.epochs))
-    if spec.batch_size > settings.max_batch_size:
-        errors.append(problem([*loc, "batch_size"], f"above this server's cap; accepted: 1..{settings.max_batch_size}",
-                             "value_error", spec.batch_size))
     if spec.dataset not in datasets:
         errors.append(problem([*loc, "dataset"], f"unknown dataset {spec.dataset!r}; available: {', '.join(datasets)}",
                              "value_error", spec.dataset))

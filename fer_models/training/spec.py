@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,10 +20,18 @@ from fer_models.errors import FerBenchError, ModelError, SpecError
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _int_range(lo: int, hi: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if not lo <= value <= hi:
-            raise ValueError(f"must be an integer from {lo} to {hi}, got {value}")
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 4096
+# Validation-context keys by which a caller lowers a field's maximum (the API: its settings' caps), so
+# the one range in force is the one every message and the request schema state.
+CAPS = {"epochs": "max_epochs", "batch_size": "max_batch_size"}
+
+
+def _int_range(lo: int, hi: int, *, cap: str | None = None) -> AfterValidator:
+    def check(value: int, info: ValidationInfo) -> int:
+        top = min(hi, (info.context or {}).get(cap, hi)) if cap else hi
+        if not lo <= value <= top:
+            raise ValueError(f"must be an integer from {lo} to {top}, got {value}")
         return value
 
     return AfterValidator(check)
@@ -45,8 +54,9 @@ def _schema(lo: float, hi: float, **extra: Any) -> dict[str, Any]:
     return {"minimum": lo, "maximum": hi, **extra}
 
 
-Epochs = Annotated[int, _int_range(1, 1000), Field(json_schema_extra=_schema(1, 1000))]
-BatchSize = Annotated[int, _int_range(1, 4096), Field(json_schema_extra=_schema(1, 4096))]
+Epochs = Annotated[int, _int_range(1, MAX_EPOCHS, cap=CAPS["epochs"]), Field(json_schema_extra=_schema(1, MAX_EPOCHS))]
+BatchSize = Annotated[int, _int_range(1, MAX_BATCH_SIZE, cap=CAPS["batch_size"]),
+                      Field(json_schema_extra=_schema(1, MAX_BATCH_SIZE))]
 LearningRate = Annotated[float, _float_range(0.0, 1e4, lo_open=True), Field(json_schema_extra=_schema(0, 1e4))]
 Momentum = Annotated[float, _float_range(0.0, 1.0, hi_open=True), Field(json_schema_extra=_schema(0, 1))]
 WeightDecay = Annotated[float, _float_range(0.0, 1.0), Field(json_schema_extra=_schema(0, 1))]
@@ -166,6 +176,15 @@ class ExperimentSpec(BaseModel):
         info = get_model_info(self.model)
         size = validate_input_size(self.model, self.input_size if self.input_size is not None else info.default_input_size)
         return self.model_copy(update={"hyperparameters": hp, "input_size": size})
+
+
+def capped_json_schema(context: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """ExperimentSpec's JSON schema (`kwargs` to model_json_schema) with the maxima `context` enforces."""
+    schema = ExperimentSpec.model_json_schema(**kwargs)
+    for field, key in CAPS.items():
+        prop = schema["properties"][field]
+        prop["maximum"] = min(prop["maximum"], context.get(key, prop["maximum"]))
+    return schema
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -311,7 +311,8 @@ def leaderboard_command(metric: str, dataset: str | None, model: str | None, lim
 
 @click.command("demo")
 @click.option("--models", default=",".join(DEMO_MODELS), show_default=True, help="Comma-separated models to compare.")
-@click.option("--epochs", type=click.IntRange(1, 500), default=DEMO_EPOCHS, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=DEMO_EPOCHS, show_default=True,
+              help="Epochs per model (the API states its cap).")
 @click.option("--repeats", type=click.IntRange(1, 10), default=1, show_default=True, help="Seeds per model.")
 @click.option("--dataset", default=None, help="Default: fer2013 when it is in the data folder, else synthetic.")
 @click.option("--keep-running", is_flag=True, help="Leave the stack running after the leaderboard (Ctrl-C stops it).")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ferbench.db import crud
 from ferbench.db.session import make_session_factory
+from ferbench.settings import Settings
 from tests.api.conftest import MakeClient, queued_task_ids
 
 SPEC = {"model": "cnn-small", "dataset": "synthetic", "epochs": 2, "batch_size": 16}
@@ -51,8 +52,8 @@ def test_a_list_with_repeats_runs_each_spec_with_consecutive_seeds(client: TestC
         ({**SPEC, "dataset": "affectnet"}, "dataset", "available: synthetic"),
         ({**SPEC, "hyperparameters": {"dropout": 1.5}}, "hyperparameters", "[0, 0.9]"),
         ({**SPEC, "hyperparameters": {"filterz": 8}}, "hyperparameters", "accepted: filters"),
-        ({**SPEC, "epochs": 6}, "epochs", "accepted: 1..5"),  # the server's cap (5 in these tests)
-        ({**SPEC, "batch_size": 65}, "batch_size", "accepted: 1..64"),
+        ({**SPEC, "epochs": 6}, "epochs", "from 1 to 5"),  # the server's cap (5 in these tests)
+        ({**SPEC, "batch_size": 65}, "batch_size", "from 1 to 64"),
         ({**SPEC, "epochs": 0}, "epochs", "from 1 to"),
         ({**SPEC, "dataset": "../../etc"}, "dataset", "path-like"),
         ({**SPEC, "weights": "/tmp/evil.weights.h5"}, "weights", "path-like"),
@@ -85,6 +86,18 @@ def test_malformed_bodies_are_422_never_500(client: TestClient, raw: bytes, says
     answer = client.post("/experiments", content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert says in answer.text and "Traceback" not in answer.text
+
+
+@pytest.mark.parametrize(("field", "value"), [("epochs", 0), ("epochs", 600), ("batch_size", 0), ("batch_size", 4096)])
+def test_out_of_range_messages_and_the_schema_state_the_range_in_force(client: TestClient, field: str,
+                                                                      value: int) -> None:
+    cap = {"epochs": Settings().max_epochs, "batch_size": Settings().max_batch_size}[field]
+    answer = client.post("/experiments", json={**SPEC, field: value})
+    assert answer.status_code == 422, answer.text
+    assert [p["msg"] for p in answer.json()["detail"]] == [f"must be an integer from 1 to {cap}, got {value}"]
+    body = client.get("/openapi.json").json()["paths"]["/experiments"]["post"]["requestBody"]
+    spec = body["content"]["application/json"]["schema"]["oneOf"][0]
+    assert (spec["properties"][field]["minimum"], spec["properties"][field]["maximum"]) == (1, cap)
 
 
 def _reject_constant(name: str) -> None:
