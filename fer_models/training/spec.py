@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from fer_models.errors import FerBenchError, ModelError, SpecError
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+HYPERPARAMETER_ERROR = "hyperparameter_error"  # its ctx["problems"]: hyperparameter name -> message
 
 
 MAX_EPOCHS = 1000
@@ -121,11 +123,14 @@ class ExperimentSpec(BaseModel):
 
     @field_validator("dataset")
     @classmethod
-    def _dataset_name(cls, value: str) -> str:
+    def _dataset_name(cls, value: str, info: ValidationInfo) -> str:
         if not _DATASET_NAME.match(value):
             raise ValueError(
                 f"{value!r} is not a dataset name: use 1-64 letters, digits, '_', '.', '-' (e.g. synthetic, fer2013)"
             )
+        known = (info.context or {}).get("datasets")  # a caller that knows which datasets exist (the API)
+        if known is not None and value not in known:
+            raise ValueError(f"unknown dataset {value!r}; available: {', '.join(known)}")
         return value
 
     @field_validator("augmentation")
@@ -140,6 +145,11 @@ class ExperimentSpec(BaseModel):
     @field_validator("weights")
     @classmethod
     def _weights(cls, value: str, info: ValidationInfo) -> str:
+        if value == "imagenet" and "model" in info.data:
+            from fer_models.models.registry import get_model_info
+
+            if not get_model_info(info.data["model"]).imagenet_weights:
+                raise ValueError(f"model {info.data['model']!r} has no ImageNet weights; accepted: none")
         if value in ("none", "imagenet"):
             return value
         # Only local callers (the CLI) may name a file: an API body must never make the worker read paths.
@@ -149,24 +159,42 @@ class ExperimentSpec(BaseModel):
             return str(Path(value).resolve())
         raise ValueError(f"{value!r} is not accepted; accepted: none, imagenet")
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> ExperimentSpec:
-        from fer_models.models.registry import get_model_info, validate_hyperparameters, validate_input_size
+    # Checks that need another field are field validators reading the fields declared before them
+    # (`info.data`, where a field is missing when it failed), so every bad field is named at once.
 
-        if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
-            raise ValueError(f"warmup_epochs={self.warmup_epochs} must be smaller than epochs={self.epochs}")
-        try:
-            validate_hyperparameters(self.model, dict(self.hyperparameters))
-        except ModelError as exc:
-            raise ValueError(f"hyperparameters: {exc}") from None
-        if self.input_size is not None:
+    @field_validator("warmup_epochs")
+    @classmethod
+    def _warmup_before_the_end(cls, value: int, info: ValidationInfo) -> int:
+        epochs = info.data.get("epochs")
+        if value > 0 and epochs is not None and value >= epochs:
+            raise ValueError(f"must be smaller than epochs={epochs}")
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _size_for_the_model(cls, value: int | None, info: ValidationInfo) -> int | None:
+        from fer_models.models.registry import validate_input_size
+
+        if value is not None and "model" in info.data:
             try:
-                validate_input_size(self.model, self.input_size)
+                validate_input_size(info.data["model"], value)
             except ModelError as exc:
-                raise ValueError(f"input_size: {exc}") from None
-        if self.weights == "imagenet" and not get_model_info(self.model).imagenet_weights:
-            raise ValueError(f"weights: model {self.model!r} has no ImageNet weights; accepted: none")
-        return self
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _model_hyperparameters(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from fer_models.models.registry import check_hyperparameters
+
+        if "model" not in info.data:
+            return value
+        problems = check_hyperparameters(info.data["model"], value)[1]
+        if problems:
+            # One error for the field; ctx keeps each hyperparameter's problem for callers that name them.
+            raise PydanticCustomError(HYPERPARAMETER_ERROR, "{message}",
+                                      {"message": "; ".join(problems.values()), "problems": problems})
+        return value
 
     def resolved(self) -> ExperimentSpec:
         """The same spec with the model's default hyperparameters and input size filled in."""

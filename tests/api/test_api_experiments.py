@@ -88,6 +88,24 @@ def test_malformed_bodies_are_422_never_500(client: TestClient, raw: bytes, says
     assert says in answer.text and "Traceback" not in answer.text
 
 
+def test_one_422_names_every_bad_field(client: TestClient, broker: redis.Redis) -> None:
+    body = {"model": "cnn-small", "dataset": "nosuch", "epochs": -1, "batch_size": 0, "warmup_epochs": 200,
+            "weights": "imagenet", "input_size": 16, "optimizer": "rmsprop", "colour": "blue", "repeats": 0,
+            "hyperparameters": {"no_such": 1, "dropout": 7}}
+    answer = client.post("/experiments", json=body)
+    assert answer.status_code == 422, answer.text
+    named = {".".join(map(str, p["loc"][1:])) for p in answer.json()["detail"]}
+    assert named == {"dataset", "epochs", "batch_size", "warmup_epochs", "weights", "input_size", "optimizer", "colour",
+                     "repeats", "hyperparameters.no_such", "hyperparameters.dropout"}
+    assert queued_task_ids(broker) == []
+
+
+def test_seed_overflow_is_named_beside_other_problems(client: TestClient) -> None:
+    answer = client.post("/experiments", json={**SPEC, "epochs": -1, "seed": 2**31 - 2, "repeats": 3})
+    assert answer.status_code == 422, answer.text
+    assert {p["loc"][-1] for p in answer.json()["detail"]} == {"epochs", "seed"}
+
+
 @pytest.mark.parametrize(("field", "value"), [("epochs", 0), ("epochs", 600), ("batch_size", 0), ("batch_size", 4096)])
 def test_out_of_range_messages_and_the_schema_state_the_range_in_force(client: TestClient, field: str,
                                                                       value: int) -> None:

@@ -52,8 +52,24 @@ def test_unknown_field_and_unknown_hyperparameter_are_rejected() -> None:
         parse_spec({"model": "cnn-small", "hyperparameters": {"no_such_knob": 1}})
 
 
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec({"model": "cnn-small", "epochs": -1, "input_size": 16, "weights": "imagenet",
+                    "hyperparameters": {"no_such_knob": 1, "dropout": 7}})
+    message = str(info.value)
+    for part in ("epochs=-1: must be an integer from 1 to 1000", "input_size=16", "no ImageNet weights",
+                 "unknown hyperparameter no_such_knob=1", "hyperparameter dropout=7"):
+        assert part in message, message
+
+
+def test_a_dataset_outside_the_callers_list_is_named() -> None:
+    with pytest.raises(ValidationError, match=r"unknown dataset 'nosuch'; available: synthetic, fer2013"):
+        ExperimentSpec.model_validate({"model": "cnn-small", "dataset": "nosuch"},
+                                      context={"datasets": ["synthetic", "fer2013"]})
+
+
 def test_cross_field_checks() -> None:
-    with pytest.raises(SpecError, match="warmup_epochs=3 must be smaller than epochs=3"):
+    with pytest.raises(SpecError, match="warmup_epochs=3: must be smaller than epochs=3"):
         parse_spec({"model": "cnn-small", "epochs": 3, "warmup_epochs": 3})
     with pytest.raises(SpecError, match=r"early_stopping.patience=0: must be an integer from 1 to 1000"):
         parse_spec({"model": "cnn-small", "early_stopping": {"patience": 0}})
