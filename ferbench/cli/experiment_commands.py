@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from fer_models.errors import FerBenchError
+from ferbench.cli.formatting import format_metric
 from ferbench.settings import Settings, get_settings
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
@@ -45,19 +46,13 @@ def _console(as_json: bool) -> Console:
     return Console(stderr=as_json)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
-    return str(value)
-
-
 def _metrics_table(metrics: dict[str, float], title: str) -> Table:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in SUMMARY_METRICS:
         if key in metrics:
-            table.add_row(key, _fmt(metrics[key]))
+            table.add_row(key, format_metric(key, metrics[key]))
     return table
 
 
