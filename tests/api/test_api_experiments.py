@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -31,6 +32,18 @@ def test_one_spec_is_stored_and_its_message_is_in_the_gpu_queue(client: TestClie
     assert queued_task_ids(broker) == [exp["id"]]
     shown = client.get(f"/experiments/{exp['id']}").json()
     assert shown["status"] == "queued" and shown["spec"] == exp["spec"] and shown["metrics"] is None
+
+
+def test_timestamps_are_utc_with_their_offset(client: TestClient, db_url: str) -> None:
+    created = client.post("/experiments", json=SPEC).json()
+    session = db_session(db_url)
+    assert crud.claim_experiment(session, created["id"], worker="w1") is not None
+    session.close()
+    for body in (client.get(f"/experiments/{created['id']}").json(), client.get("/experiments").json()["items"][0]):
+        stamps = [body[k] for k in ("created_at", "started_at", "heartbeat_at")]
+        for stamp in stamps:
+            assert stamp.endswith(("Z", "+00:00")), stamp
+            assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0)
 
 
 def test_a_list_with_repeats_runs_each_spec_with_consecutive_seeds(client: TestClient, broker: redis.Redis) -> None:
