@@ -197,3 +197,14 @@ def test_evaluate_without_runs_explains_how_to_get_one(use_env: dict[str, str], 
     code, err = _main(capsys, "evaluate", "--model", "vgg19", "--dataset", "tiny")
     assert code == 1
     assert "no finished run of model 'vgg19'" in err and "ferbench train --model vgg19" in err
+
+
+def test_a_command_on_a_new_default_store_prints_only_its_own_line(tmp_path: Path) -> None:
+    """Creating the store logs MLflow INFO lines; the user sees only the command's error."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(FERBENCH_HOME=str(tmp_path), FERBENCH_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small"],
+                          env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "no finished run" in done.stderr, done.stderr
+    assert (tmp_path / "mlflow" / "mlflow.db").is_file()
