@@ -21,20 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
 from api.routers import datasets, experiments, health, leaderboard, models
-from api.submission import SubmissionInvalid
+from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 
 def _validation_body(errors: list[dict]) -> dict:
-    cleaned = []
-    for err in errors:
-        item = {"loc": list(err.get("loc", [])), "msg": str(err.get("msg", "")), "type": err.get("type", "value_error")}
-        value = err.get("input")
-        if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
-            item["input"] = value
-        cleaned.append(item)
+    cleaned = [problem(list(err.get("loc", [])), str(err.get("msg", "")), err.get("type", "value_error"), err.get("input"))
+               for err in errors]
     return {"detail": jsonable_encoder(cleaned)}
 
 
@@ -83,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.resources = resources
     for router in (health.router, models.router, datasets.router, experiments.router, leaderboard.router):
         app.include_router(router)
+    experiments.document_ranges_in_force(app, settings)
     _install_error_handlers(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+def _as_utc(value: datetime) -> datetime:
+    # Every timestamp is written in UTC, but SQLite hands it back without its zone.
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
@@ -46,11 +52,11 @@ class ExperimentOut(BaseModel):
     attempts: int
     cancel_requested: bool
     worker: str | None
-    created_at: datetime
-    enqueued_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
+    created_at: UtcDatetime
+    enqueued_at: UtcDatetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    heartbeat_at: UtcDatetime | None
 
 
 class ExperimentList(BaseModel):

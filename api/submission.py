@@ -8,7 +8,7 @@ what is accepted; nothing here imports TensorFlow.
 from __future__ import annotations
 
 import json
-import re
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,6 @@ from pydantic import ValidationError
 
 from ferbench.settings import Settings
 
-_FIELD_PREFIX = re.compile(r"^(\w+)[:=]")
-_HYPERPARAMETER = re.compile(r"hyperparameter (\w+)=")
 MAX_REPEATS = 100
 MAX_EXPERIMENTS_PER_REQUEST = 500
 SEED_MAX = 2**31 - 1
@@ -38,11 +36,18 @@ class Submission:
     body: Any  # the parsed JSON, for the Idempotency-Key hash
 
 
-def _error(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+def problem(loc: list[Any], msg: str, kind: str, value: Any = None) -> dict[str, Any]:
+    """One 422 item; the rejected value is echoed only when short and JSON can carry it (never NaN/Infinity)."""
     err: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
-    if isinstance(value, (str, int, float, bool)) and not (isinstance(value, str) and len(value) > 200):
+    finite = not (isinstance(value, float) and not math.isfinite(value))
+    if isinstance(value, (str, int, float, bool)) and finite and not (isinstance(value, str) and len(value) > 200):
         err["input"] = value
     return err
+
+
+def spec_context(settings: Settings) -> dict[str, Any]:
+    """How this server validates a spec: its caps are the ranges in force; no weight files."""
+    return {"allow_weight_files": False, **settings.spec_caps}
 
 
 def _looks_like_path(value: str) -> bool:
@@ -50,7 +55,7 @@ def _looks_like_path(value: str) -> bool:
 
 
 def _spec_errors(exc: ValidationError, loc: list[Any]) -> list[dict[str, Any]]:
-    from fer_models.training.spec import ExperimentSpec
+    from fer_models.training.spec import HYPERPARAMETER_ERROR, ExperimentSpec
 
     out = []
     for err in exc.errors():
@@ -59,60 +64,55 @@ def _spec_errors(exc: ValidationError, loc: list[Any]) -> list[dict[str, Any]]:
             msg = f"unknown field; accepted: {', '.join([*ExperimentSpec.model_fields, 'repeats'])}"
         elif err["type"] == "missing":
             msg = "field required"
-        where = list(err["loc"])
-        value = err.get("input")
-        # Cross-field checks come from the spec's model validator as "field: message"; point at the field.
-        head = _FIELD_PREFIX.match(msg)
-        if not where and head and head.group(1) in ExperimentSpec.model_fields:
-            where, value = [head.group(1)], None
-            hp = _HYPERPARAMETER.search(msg)
-            if hp:
-                where.append(hp.group(1))
-        out.append(_error([*loc, *where], msg, err["type"], value))
+        where = [*loc, *err["loc"]]
+        if err["type"] == HYPERPARAMETER_ERROR:  # one item per bad hyperparameter, at its own location
+            given = err["input"] if isinstance(err["input"], dict) else {}
+            out += [problem([*where, name], text, "value_error", given.get(name))
+                    for name, text in err["ctx"]["problems"].items()]
+            continue
+        out.append(problem(where, msg, err["type"], err.get("input")))
     return out
 
 
-def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> list[dict[str, Any]]:
-    from fer_models.training.spec import ExperimentSpec
-
-    if not isinstance(item, dict):
-        raise SubmissionInvalid([_error(loc, f"an experiment spec must be a JSON object, got {type(item).__name__}",
-                                        "model_type")])
-    item = dict(item)
+def _request_problems(item: dict[str, Any], repeats: Any, loc: list[Any]) -> list[dict[str, Any]]:
+    """What the API refuses before the spec is validated: a bad `repeats`, path-like names."""
     errors = []
-    repeats = item.pop("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
-        errors.append(_error([*loc, "repeats"], f"must be an integer from 1 to {MAX_REPEATS}", "value_error", repeats))
+        errors.append(problem([*loc, "repeats"], f"must be an integer from 1 to {MAX_REPEATS}", "value_error", repeats))
     for name in NAME_FIELDS:
         value = item.get(name)
         if isinstance(value, str) and _looks_like_path(value):
-            errors.append(_error([*loc, name], "path-like values are not accepted: name a registered "
-                                 f"{name} (see GET /models and GET /datasets)", "value_error", value))
-    if errors:
-        # Still report the other fields' problems: validate again without the rejected names.
-        bad = {e["loc"][-1] for e in errors}
-        if "model" not in bad:
-            try:
-                ExperimentSpec.model_validate({k: v for k, v in item.items() if k not in bad},
-                                              context={"allow_weight_files": False})
-            except ValidationError as exc:
-                errors += [e for e in _spec_errors(exc, loc) if (e["loc"][len(loc):] or [None])[0] not in bad]
-        raise SubmissionInvalid(errors)
+            errors.append(problem([*loc, name], "path-like values are not accepted: name a registered "
+                                  f"{name} (see GET /models and GET /datasets)", "value_error", value))
+    return errors
+
+
+def _seed_overflow(item: dict[str, Any], repeats: int, loc: list[Any]) -> list[dict[str, Any]]:
+    seed = item.get("seed", 0)
+    if isinstance(seed, int) and 0 <= seed <= SEED_MAX < seed + repeats - 1:
+        return [problem([*loc, "seed"], f"seed + repeats - 1 must be at most {SEED_MAX}", "value_error", seed)]
+    return []
+
+
+def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> list[dict[str, Any]]:
+    """Every problem of one spec at once: the request's own checks, then the spec's, minus fields already refused."""
+    from fer_models.training.spec import ExperimentSpec
+
+    if not isinstance(item, dict):
+        raise SubmissionInvalid([problem(loc, f"an experiment spec must be a JSON object, got {type(item).__name__}",
+                                         "model_type")])
+    item = dict(item)
+    repeats = item.pop("repeats", 1)
+    errors = _request_problems(item, repeats, loc)
+    refused = {e["loc"][len(loc)] for e in errors}
+    if "repeats" not in refused:
+        errors += _seed_overflow(item, repeats, loc)
     try:
-        spec = ExperimentSpec.model_validate(item, context={"allow_weight_files": False})
+        spec = ExperimentSpec.model_validate({k: v for k, v in item.items() if k not in refused},
+                                             context={**spec_context(settings), "datasets": datasets})
     except ValidationError as exc:
-        raise SubmissionInvalid(_spec_errors(exc, loc)) from None
-    if spec.epochs > settings.max_epochs:
-        errors.append(_error([*loc, "epochs"], f"above this server's cap; accepted: 1..{settings.max_epochs}",
-                             "value_error", spec.epochs))
-    if spec.batch_size > settings.max_batch_size:
-        errors.append(_error([*loc, "batch_size"], f"above this server's cap; accepted: 1..{settings.max_batch_size}",
-                             "value_error", spec.batch_size))
-    if spec.dataset not in datasets:
-        errors.append(_error([*loc, "dataset"], f"unknown dataset {spec.dataset!r}; available: {', '.join(datasets)}",
-                             "value_error", spec.dataset))
-    if spec.seed + repeats - 1 > SEED_MAX:
-        errors.append(_error([*loc, "seed"], f"seed + repeats - 1 must be at most {SEED_MAX}", "value_error", spec.seed))
+        raise SubmissionInvalid(errors + [e for e in _spec_errors(exc, loc)
+                                          if (e["loc"][len(loc):] or [None])[0] not in refused]) from None
     if errors:
         raise SubmissionInvalid(errors)
     resolved = spec.resolved().model_dump(mode="json")
@@ -125,20 +125,20 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise SubmissionInvalid([_error(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
+        raise SubmissionInvalid([problem(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
     except json.JSONDecodeError as exc:
-        raise SubmissionInvalid([_error(["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        raise SubmissionInvalid([problem(["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                                         "json_invalid")]) from None
     except RecursionError:
-        raise SubmissionInvalid([_error(["body"], "JSON nested too deeply", "json_invalid")]) from None
+        raise SubmissionInvalid([problem(["body"], "JSON nested too deeply", "json_invalid")]) from None
     if isinstance(body, dict):
         items, single = [body], body.get("repeats", 1) == 1
     elif isinstance(body, list):
         items, single = body, False
         if not body:
-            raise SubmissionInvalid([_error(["body"], "an empty list: send at least one experiment spec", "too_short")])
+            raise SubmissionInvalid([problem(["body"], "an empty list: send at least one experiment spec", "too_short")])
     else:
-        raise SubmissionInvalid([_error(["body"], "expected an experiment spec object or a list of them",
+        raise SubmissionInvalid([problem(["body"], "expected an experiment spec object or a list of them",
                                         "model_type")])
     datasets = dataset_names(settings.data_dir)
     specs: list[dict[str, Any]] = []
@@ -149,7 +149,7 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
         except SubmissionInvalid as exc:
             errors += exc.errors
     if not errors and len(specs) > MAX_EXPERIMENTS_PER_REQUEST:
-        errors.append(_error(["body"], f"{len(specs)} experiments in one request; accepted: at most "
+        errors.append(problem(["body"], f"{len(specs)} experiments in one request; accepted: at most "
                              f"{MAX_EXPERIMENTS_PER_REQUEST}", "too_long"))
     if errors:
         raise SubmissionInvalid(errors)

@@ -85,7 +85,7 @@ def bare_fit(spec: Any, dataset: Any) -> dict[str, float]:
 
 def engine_fit(spec: Any, dataset: Any, tmp: Path, data_dir: Path, cache_dir: Path) -> dict[str, float]:
     from fer_models.training.engine import run_experiment
-    from fer_models.tracking.uri import default_tracking_uri
+    from fer_models.tracking.uri import sqlite_store_uri
     from fer_models.training.hooks import RunHooks
 
     stamps: list[tuple[float, float]] = []
@@ -96,7 +96,7 @@ def engine_fit(spec: Any, dataset: Any, tmp: Path, data_dir: Path, cache_dir: Pa
 
     hooks = RunHooks(on_progress=on_progress, should_stop=lambda: False, progress_every_batches=20)
     run_experiment(spec, work_dir=tmp / f"work-{spec.model}", data_dir=data_dir, cache_dir=cache_dir,
-                   tracking_uri=default_tracking_uri(tmp), hooks=hooks)
+                   tracking_uri=sqlite_store_uri(tmp), hooks=hooks)
     return _throughput(stamps, dataset.split_sizes()["train"])
 
 

@@ -66,7 +66,7 @@ def main() -> int:
 
     from fer_models.data.catalog import load_dataset
     from fer_models.training.engine import run_experiment
-    from fer_models.tracking.uri import default_tracking_uri
+    from fer_models.tracking.uri import sqlite_store_uri
     from fer_models.training.hooks import RunHooks
     from fer_models.training.spec import parse_spec
 
@@ -88,7 +88,7 @@ def main() -> int:
             print(f"epoch {p.epoch}: {shown}", file=sys.stderr, flush=True)
 
     result = run_experiment(spec, work_dir=work / "run", data_dir=data_dir, cache_dir=cache_dir,
-                            tracking_uri=default_tracking_uri(work), hooks=RunHooks(on_progress=report))
+                            tracking_uri=sqlite_store_uri(work), hooks=RunHooks(on_progress=report))
     m = result.metrics
     print(json.dumps({
         "recipe": spec.model_dump(mode="json"), "status": result.status, "epochs": result.epochs_completed,

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fer_models.training.spec import CAPS, MAX_BATCH_SIZE, MAX_EPOCHS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FERBENCH_", extra="ignore", populate_by_name=True)
@@ -24,8 +26,8 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="Comma-separated keys; when set, write endpoints need X-API-Key")
     read_requires_key: bool = Field(default=False, description="Also require X-API-Key on read endpoints")
     cors_origins: str = Field(default="", description="Comma-separated CORS allow-list")
-    max_epochs: int = Field(default=500, description="Server cap on epochs per experiment")
-    max_batch_size: int = Field(default=1024, description="Server cap on batch size")
+    max_epochs: int = Field(default=500, ge=1, le=MAX_EPOCHS, description="Server cap on epochs per experiment")
+    max_batch_size: int = Field(default=1024, ge=1, le=MAX_BATCH_SIZE, description="Server cap on batch size")
     max_body_bytes: int = Field(default=1_000_000, description="Largest accepted request body")
     task_soft_time_limit_s: int = Field(default=12 * 3600, description="Celery soft time limit of a training task")
     task_hard_time_limit_s: int = Field(default=13 * 3600, description="Celery hard time limit of a training task")
@@ -44,6 +46,11 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'ferbench.db').resolve()}"
+
+    @property
+    def spec_caps(self) -> dict[str, int]:
+        """The spec validation context that makes the caps the ranges in force (fer_models.training.spec.CAPS)."""
+        return {CAPS["epochs"]: self.max_epochs, CAPS["batch_size"]: self.max_batch_size}
 
     @property
     def api_key_list(self) -> list[str]:

@@ -225,11 +225,12 @@ class Stack:
         return server.url
 
     def _start_mlflow(self) -> str:
+        from fer_models.tracking.uri import default_store_dir
         from ferbench.services import mlflow_server
 
         self.echo("starting the MLflow tracking server")
         server = mlflow_server.start_mlflow_server(
-            self.home / "mlflow", host=self.settings.mlflow_host, port=self.settings.mlflow_port
+            default_store_dir(self.home), host=self.settings.mlflow_host, port=self.settings.mlflow_port
         )
         self._servers.append(server)
         return str(server.url)

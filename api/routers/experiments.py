@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -19,10 +19,11 @@ from api.deps import (
     resources,
 )
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
-from api.submission import parse_submission
+from api.submission import parse_submission, spec_context
 from api.views import experiment_out
 from ferbench.db import crud
 from ferbench.db.models import Result
+from ferbench.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["experiments"])
@@ -30,19 +31,19 @@ router = APIRouter(tags=["experiments"])
 ExperimentId = Annotated[str, Path(min_length=1, max_length=64, description="Experiment id (uuid)")]
 
 
-def _spec_schema() -> dict[str, Any]:
-    from fer_models.training.spec import ExperimentSpec
+def _spec_schema(context: dict[str, Any]) -> dict[str, Any]:
+    from fer_models.training.spec import capped_json_schema
 
-    spec = ExperimentSpec.model_json_schema(ref_template="#/components/schemas/{model}")
+    spec = capped_json_schema(context, ref_template="#/components/schemas/{model}")
     spec["properties"]["repeats"] = {"type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                                      "description": "Run this spec with seeds seed..seed+repeats-1"}
     spec.pop("$defs", None)
     return {"oneOf": [spec, {"type": "array", "items": spec, "minItems": 1}]}
 
 
-def _submit_openapi() -> dict[str, Any]:
+def _submit_openapi(context: dict[str, Any]) -> dict[str, Any]:
     try:
-        schema = _spec_schema()
+        schema = _spec_schema(context)
     except Exception:  # noqa: BLE001 - the docs must render even if the spec module changes shape
         schema = {"type": "object"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
@@ -63,7 +64,7 @@ def _create(res: AppResources, specs: list[dict[str, Any]], key: str | None, bod
 
 @router.post(
     "/experiments", status_code=202, dependencies=[Depends(require_write_key)],
-    openapi_extra=_submit_openapi(),
+    openapi_extra=_submit_openapi({}),
     responses={202: {"description": "One experiment (a single spec) or a list (a list body or repeats > 1)"},
                409: {"model": Problem}, 413: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
 )
@@ -140,3 +141,16 @@ def cancel_experiment(experiment_id: ExperimentId, session: Session = Depends(ge
     except crud.ExperimentConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return experiment_out(row, None, res.settings.mlflow_tracking_uri)
+
+
+def document_ranges_in_force(app: FastAPI, settings: Settings) -> None:
+    """This app's request schema states its own caps, as its 422s do (every app shares the router's routes)."""
+    generate = app.openapi
+    capped = _submit_openapi(spec_context(settings))
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema["paths"]["/experiments"]["post"].update(capped)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -296,24 +296,35 @@ def get_model_info(name: str) -> ModelInfo:
     raise ModelError(f"unknown model {name!r}.{hint} Available: {', '.join(_BY_NAME)}")
 
 
-def validate_hyperparameters(name: str, hp: dict[str, Any] | None) -> dict[str, Any]:
-    """The model's defaults overlaid with `hp`, each value checked against its schema."""
+def check_hyperparameters(name: str, hp: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The model's defaults overlaid with the valid values of `hp`, and every problem by hyperparameter name."""
     info = get_model_info(name)
     if hp is None:
         hp = {}
     if not isinstance(hp, dict):
-        raise ModelError(f"model {name!r}: hyperparameters must be a mapping of name to value, got {type(hp).__name__}")
+        return info.defaults, {"": f"model {name!r}: hyperparameters must be a mapping of name to value, "
+                                   f"got {type(hp).__name__}"}
     specs = {p.name: p for p in info.hyperparameters}
-    unknown = [key for key in hp if key not in specs]
-    if unknown:
-        accepted = ", ".join(specs) or "none"
-        key = unknown[0]
-        close = difflib.get_close_matches(str(key), list(specs), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ModelError(f"model {name!r}: unknown hyperparameter {key}={hp[key]!r}{hint}; accepted: {accepted}")
-    filled = info.defaults
+    filled, problems = info.defaults, {}
     for key, value in hp.items():
-        filled[key] = specs[key].validate(name, value)
+        if key not in specs:
+            close = difflib.get_close_matches(str(key), list(specs), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems[key] = (f"model {name!r}: unknown hyperparameter {key}={value!r}{hint}; "
+                             f"accepted: {', '.join(specs) or 'none'}")
+            continue
+        try:
+            filled[key] = specs[key].validate(name, value)
+        except ModelError as exc:
+            problems[key] = str(exc)
+    return filled, problems
+
+
+def validate_hyperparameters(name: str, hp: dict[str, Any] | None) -> dict[str, Any]:
+    """The model's defaults overlaid with `hp`, each value checked against its schema (all problems in one error)."""
+    filled, problems = check_hyperparameters(name, hp)
+    if problems:
+        raise ModelError("; ".join(problems.values()))
     return filled
 
 

@@ -5,6 +5,10 @@ MLflow 3.17's `mlflow.keras.save_model(..., input_example=...)` (and so `log_mod
 (mlflow issue #16183). The one workaround lives here: create the empty folder first, then save.
 tests/fer_models/tracking/test_keras_model.py notices when MLflow fixes it.
 The model is saved locally and uploaded with the client, so no fluent (global) run state is needed.
+
+MLflow's own pyfunc loader for Keras (`mlflow.keras`) knows none of the zoo's custom layers, so a
+process that never built a model could not load one: the saved model names this module as its
+pyfunc loader instead, and `load_keras_model` is the native-flavour counterpart.
 """
 
 from __future__ import annotations
@@ -49,7 +53,35 @@ def save_keras_flavour(model: Any, path: Path, input_example: np.ndarray) -> Pat
     # Explicit requirements: MLflow's inference of them reloads the model in a subprocess (seconds).
     mlflow.keras.save_model(model, str(path), signature=signature, input_example=example,
                             pip_requirements=_requirements())
+    _load_pyfunc_through_this_module(path)
     return path
+
+
+def _load_pyfunc_through_this_module(path: Path) -> None:
+    from mlflow.models import Model
+    from mlflow.pyfunc import FLAVOR_NAME, MAIN
+
+    info = Model.load(str(path))
+    info.flavors[FLAVOR_NAME][MAIN] = __name__
+    info.save(str(path / "MLmodel"))
+
+
+def _load_pyfunc(path: str) -> Any:
+    """Called by `mlflow.pyfunc.load_model`: MLflow's Keras pyfunc loader, once the custom layers are registered."""
+    from mlflow.keras.load import _load_pyfunc as load_keras_pyfunc
+
+    import fer_models.models.serialization  # noqa: F401 - importing registers every custom layer
+
+    return load_keras_pyfunc(path)
+
+
+def load_keras_model(model_uri: str) -> Any:
+    """The logged model as a keras.Model (any MLflow model URI or local folder), custom layers included."""
+    import mlflow.keras
+
+    from fer_models.models.serialization import custom_objects
+
+    return mlflow.keras.load_model(model_uri, custom_objects=custom_objects())
 
 
 def log_keras_model(client: Any, run_id: str, model: Any, input_example: np.ndarray) -> str:

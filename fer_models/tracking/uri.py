@@ -25,15 +25,30 @@ def validate_tracking_uri(uri: str) -> str:
     )
 
 
+def sqlite_store_uri(folder: Path) -> str:
+    """A sqlite store file in `folder` (its artifacts beside it: `local_artifact_root`)."""
+    return f"sqlite:///{(Path(folder).resolve() / 'mlflow.db')}"
+
+
+def default_store_dir(home: Path) -> Path:
+    """The embedded default store's folder under FERBENCH_HOME: every command and `ferbench up`'s server use it."""
+    return Path(home).resolve() / "mlflow"
+
+
 def default_tracking_uri(home: Path) -> str:
-    """The embedded default: a sqlite store under the state folder."""
-    return f"sqlite:///{(Path(home).resolve() / 'mlflow.db')}"
+    """The embedded default: the sqlite store in `default_store_dir(home)`."""
+    return sqlite_store_uri(default_store_dir(home))
 
 
-def local_artifact_root(uri: str) -> str | None:
+def local_artifact_dir(uri: str) -> Path | None:
     """Artifacts of a sqlite store live beside its file (mlartifacts/); a server decides for itself."""
     parsed = urlparse(uri)
     if parsed.scheme != "sqlite":
         return None
-    db_path = Path(uri[len("sqlite:///"):])
-    return (db_path.parent / "mlartifacts").resolve().as_uri()
+    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve()
+
+
+def local_artifact_root(uri: str) -> str | None:
+    """`local_artifact_dir` as the file URI MLflow takes for an artifact location."""
+    folder = local_artifact_dir(uri)
+    return folder.as_uri() if folder else None

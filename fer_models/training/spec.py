@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from fer_models.errors import FerBenchError, ModelError, SpecError
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+HYPERPARAMETER_ERROR = "hyperparameter_error"  # its ctx["problems"]: hyperparameter name -> message
 
 
-def _int_range(lo: int, hi: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if not lo <= value <= hi:
-            raise ValueError(f"must be an integer from {lo} to {hi}, got {value}")
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 4096
+# Validation-context keys by which a caller lowers a field's maximum (the API: its settings' caps), so
+# the one range in force is the one every message and the request schema state.
+CAPS = {"epochs": "max_epochs", "batch_size": "max_batch_size"}
+
+
+def _int_range(lo: int, hi: int, *, cap: str | None = None) -> AfterValidator:
+    def check(value: int, info: ValidationInfo) -> int:
+        top = min(hi, (info.context or {}).get(cap, hi)) if cap else hi
+        if not lo <= value <= top:
+            raise ValueError(f"must be an integer from {lo} to {top}, got {value}")
         return value
 
     return AfterValidator(check)
@@ -45,8 +56,9 @@ def _schema(lo: float, hi: float, **extra: Any) -> dict[str, Any]:
     return {"minimum": lo, "maximum": hi, **extra}
 
 
-Epochs = Annotated[int, _int_range(1, 1000), Field(json_schema_extra=_schema(1, 1000))]
-BatchSize = Annotated[int, _int_range(1, 4096), Field(json_schema_extra=_schema(1, 4096))]
+Epochs = Annotated[int, _int_range(1, MAX_EPOCHS, cap=CAPS["epochs"]), Field(json_schema_extra=_schema(1, MAX_EPOCHS))]
+BatchSize = Annotated[int, _int_range(1, MAX_BATCH_SIZE, cap=CAPS["batch_size"]),
+                      Field(json_schema_extra=_schema(1, MAX_BATCH_SIZE))]
 LearningRate = Annotated[float, _float_range(0.0, 1e4, lo_open=True), Field(json_schema_extra=_schema(0, 1e4))]
 Momentum = Annotated[float, _float_range(0.0, 1.0, hi_open=True), Field(json_schema_extra=_schema(0, 1))]
 WeightDecay = Annotated[float, _float_range(0.0, 1.0), Field(json_schema_extra=_schema(0, 1))]
@@ -111,11 +123,14 @@ class ExperimentSpec(BaseModel):
 
     @field_validator("dataset")
     @classmethod
-    def _dataset_name(cls, value: str) -> str:
+    def _dataset_name(cls, value: str, info: ValidationInfo) -> str:
         if not _DATASET_NAME.match(value):
             raise ValueError(
                 f"{value!r} is not a dataset name: use 1-64 letters, digits, '_', '.', '-' (e.g. synthetic, fer2013)"
             )
+        known = (info.context or {}).get("datasets")  # a caller that knows which datasets exist (the API)
+        if known is not None and value not in known:
+            raise ValueError(f"unknown dataset {value!r}; available: {', '.join(known)}")
         return value
 
     @field_validator("augmentation")
@@ -130,6 +145,11 @@ class ExperimentSpec(BaseModel):
     @field_validator("weights")
     @classmethod
     def _weights(cls, value: str, info: ValidationInfo) -> str:
+        if value == "imagenet" and "model" in info.data:
+            from fer_models.models.registry import get_model_info
+
+            if not get_model_info(info.data["model"]).imagenet_weights:
+                raise ValueError(f"model {info.data['model']!r} has no ImageNet weights; accepted: none")
         if value in ("none", "imagenet"):
             return value
         # Only local callers (the CLI) may name a file: an API body must never make the worker read paths.
@@ -139,24 +159,42 @@ class ExperimentSpec(BaseModel):
             return str(Path(value).resolve())
         raise ValueError(f"{value!r} is not accepted; accepted: none, imagenet")
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> ExperimentSpec:
-        from fer_models.models.registry import get_model_info, validate_hyperparameters, validate_input_size
+    # Checks that need another field are field validators reading the fields declared before them
+    # (`info.data`, where a field is missing when it failed), so every bad field is named at once.
 
-        if self.warmup_epochs >= self.epochs and self.warmup_epochs > 0:
-            raise ValueError(f"warmup_epochs={self.warmup_epochs} must be smaller than epochs={self.epochs}")
-        try:
-            validate_hyperparameters(self.model, dict(self.hyperparameters))
-        except ModelError as exc:
-            raise ValueError(f"hyperparameters: {exc}") from None
-        if self.input_size is not None:
+    @field_validator("warmup_epochs")
+    @classmethod
+    def _warmup_before_the_end(cls, value: int, info: ValidationInfo) -> int:
+        epochs = info.data.get("epochs")
+        if value > 0 and epochs is not None and value >= epochs:
+            raise ValueError(f"must be smaller than epochs={epochs}")
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _size_for_the_model(cls, value: int | None, info: ValidationInfo) -> int | None:
+        from fer_models.models.registry import validate_input_size
+
+        if value is not None and "model" in info.data:
             try:
-                validate_input_size(self.model, self.input_size)
+                validate_input_size(info.data["model"], value)
             except ModelError as exc:
-                raise ValueError(f"input_size: {exc}") from None
-        if self.weights == "imagenet" and not get_model_info(self.model).imagenet_weights:
-            raise ValueError(f"weights: model {self.model!r} has no ImageNet weights; accepted: none")
-        return self
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _model_hyperparameters(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from fer_models.models.registry import check_hyperparameters
+
+        if "model" not in info.data:
+            return value
+        problems = check_hyperparameters(info.data["model"], value)[1]
+        if problems:
+            # One error for the field; ctx keeps each hyperparameter's problem for callers that name them.
+            raise PydanticCustomError(HYPERPARAMETER_ERROR, "{message}",
+                                      {"message": "; ".join(problems.values()), "problems": problems})
+        return value
 
     def resolved(self) -> ExperimentSpec:
         """The same spec with the model's default hyperparameters and input size filled in."""
@@ -166,6 +204,15 @@ class ExperimentSpec(BaseModel):
         info = get_model_info(self.model)
         size = validate_input_size(self.model, self.input_size if self.input_size is not None else info.default_input_size)
         return self.model_copy(update={"hyperparameters": hp, "input_size": size})
+
+
+def capped_json_schema(context: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """ExperimentSpec's JSON schema (`kwargs` to model_json_schema) with the maxima `context` enforces."""
+    schema = ExperimentSpec.model_json_schema(**kwargs)
+    for field, key in CAPS.items():
+        prop = schema["properties"][field]
+        prop["maximum"] = min(prop["maximum"], context.get(key, prop["maximum"]))
+    return schema
 
 
 def describe_validation_error(exc: ValidationError) -> str:

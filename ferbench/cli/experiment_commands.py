@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from fer_models.errors import FerBenchError
+from ferbench.cli.formatting import format_metric
 from ferbench.settings import Settings, get_settings
 
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
@@ -27,12 +28,12 @@ SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "
 
 
 def tracking_uri_for(settings: Settings) -> str:
-    """MLFLOW_TRACKING_URI when set, else a sqlite store under FERBENCH_HOME (created and migrated once)."""
-    from fer_models.tracking.uri import default_tracking_uri, local_artifact_root, validate_tracking_uri
+    """MLFLOW_TRACKING_URI when set, else the default store `ferbench up` uses too (created and migrated once)."""
+    from fer_models.tracking.uri import default_store_dir, default_tracking_uri, local_artifact_root, validate_tracking_uri
 
     if settings.mlflow_tracking_uri:
         return validate_tracking_uri(settings.mlflow_tracking_uri)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    default_store_dir(settings.home).mkdir(parents=True, exist_ok=True)
     uri = default_tracking_uri(settings.home)
     from ferbench.services.mlflow_server import prepare_store
 
@@ -45,19 +46,13 @@ def _console(as_json: bool) -> Console:
     return Console(stderr=as_json)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
-    return str(value)
-
-
 def _metrics_table(metrics: dict[str, float], title: str) -> Table:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in SUMMARY_METRICS:
         if key in metrics:
-            table.add_row(key, _fmt(metrics[key]))
+            table.add_row(key, format_metric(key, metrics[key]))
     return table
 
 
@@ -273,6 +268,7 @@ def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[
 
     from fer_models.data.catalog import load_dataset
     from fer_models.evaluation.evaluate import evaluate_model
+    from fer_models.tracking.keras_model import load_keras_model
 
     tags, params = run.data.tags, run.data.params
     dataset = load_dataset(tags["dataset"], data_dir=settings.data_dir, cache_dir=settings.cache_dir,
@@ -283,7 +279,7 @@ def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[
             f"(fingerprint {dataset.split_fingerprint} != {tags['split_fingerprint']}): its data changed"
         )
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model", tracking_uri=uri)
-    keras_model = mlflow.keras.load_model(local)
+    keras_model = load_keras_model(local)
     x_test, y_test = dataset.subset("test")
     evaluation = evaluate_model(keras_model, x_test, y_test, list(dataset.class_names),
                                 tta=params.get("tta", "none"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -21,7 +22,16 @@ for _module in (data_commands, model_commands, experiment_commands, service_comm
         cli.add_command(_command)
 
 
+def _quiet_mlflow() -> None:
+    """MLflow logs at INFO on stderr (store creation, migrations); a command's output is its own.
+
+    MLflow reads the level once, when it is imported (lazily, by the commands); a user's setting wins.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
 def main(argv: list[str] | None = None) -> None:
+    _quiet_mlflow()
     try:
         cli.main(args=argv, prog_name="ferbench", standalone_mode=False)
     except click.exceptions.Abort:

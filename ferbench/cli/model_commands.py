@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -18,13 +19,15 @@ def _params_at_default(info: ModelInfo) -> int:
 
 
 def _catalogue_table(infos: list[ModelInfo], params: dict[str, int]) -> Table:
-    table = Table(title="FER Bench models")
-    table.add_column("name", no_wrap=True)
-    for column in ("family", "input min/default", "imagenet"):
-        table.add_column(column)
+    # Light borders and short headers leave an 80-column terminal room to wrap descriptions at spaces;
+    # a boxed table with a minimum description width was wider than 80 and got cropped mid-word.
+    table = Table(title="FER Bench models", caption="input: minimum/default size in pixels", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ("name", "family", "input", "ImageNet"):
+        table.add_column(column, no_wrap=True)
     if params:
-        table.add_column("params", justify="right")
-    table.add_column("description", min_width=24)
+        table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("description")
     for info in infos:
         row = [info.name, info.family, f"{info.min_input_size}/{info.default_input_size}",
                "yes" if info.imagenet_weights else "no"]

@@ -16,6 +16,7 @@ import click
 import httpx
 
 from fer_models.errors import FerBenchError
+from ferbench.cli.formatting import format_metric
 from ferbench.settings import Settings, get_settings
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -117,6 +118,17 @@ def describe_progress(exp: dict[str, Any]) -> str:
     if exp.get("status") == "failed" and exp.get("error"):
         parts.append(f"error: {exp['error']}")
     return "  ".join(parts)
+
+
+def metric_lines(metrics: dict[str, Any]) -> list[str]:
+    return [f"  {key:<20} {format_metric(key, value)}" for key, value in sorted(metrics.items())]
+
+
+def describe_outcome(exp: dict[str, Any]) -> str:
+    """The last line `submit` prints for an experiment: id, status and, once there, the test accuracy."""
+    accuracy = (exp.get("metrics") or {}).get("accuracy")
+    shown = f"  test accuracy {format_metric('accuracy', accuracy)}" if accuracy is not None else ""
+    return f"{exp['id']}  {exp.get('status')}{shown}"
 
 
 def print_leaderboard(entries: list[dict[str, Any]], metric: str) -> None:
@@ -262,7 +274,7 @@ def submit_command(model: str, dataset: str | None, epochs: int | None, batch_si
         _echo_json(experiments)
     else:
         for exp in experiments:
-            click.echo(f"{exp['id']}  {exp.get('status')}")
+            click.echo(describe_outcome(exp))
 
 
 @click.command("status")
@@ -280,8 +292,8 @@ def status_command(experiment_id: str, as_json: bool, api_url: str | None) -> No
         _echo_json(exp)
         return
     click.echo(describe_progress(exp))
-    for key, value in sorted((exp.get("metrics") or {}).items()):
-        click.echo(f"  {key:<20} {value}")
+    for line in metric_lines(exp.get("metrics") or {}):
+        click.echo(line)
     if exp.get("mlflow_url") or exp.get("mlflow_run_id"):
         click.echo(f"  MLflow: {exp.get('mlflow_url') or exp.get('mlflow_run_id')}")
 
@@ -311,7 +323,8 @@ def leaderboard_command(metric: str, dataset: str | None, model: str | None, lim
 
 @click.command("demo")
 @click.option("--models", default=",".join(DEMO_MODELS), show_default=True, help="Comma-separated models to compare.")
-@click.option("--epochs", type=click.IntRange(1, 500), default=DEMO_EPOCHS, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=DEMO_EPOCHS, show_default=True,
+              help="Epochs per model (the API states its cap).")
 @click.option("--repeats", type=click.IntRange(1, 10), default=1, show_default=True, help="Seeds per model.")
 @click.option("--dataset", default=None, help="Default: fer2013 when it is in the data folder, else synthetic.")
 @click.option("--keep-running", is_flag=True, help="Leave the stack running after the leaderboard (Ctrl-C stops it).")

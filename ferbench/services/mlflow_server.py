@@ -2,6 +2,11 @@
 
 The sqlite store is created and migrated in this process BEFORE the server starts: several processes
 opening a brand-new store at once race on its migrations (DESIGN.md, known traps).
+
+A sqlite store is a local file, so its artifacts are local files too, beside it (`local_artifact_dir`):
+runs name them by file URI, not `mlflow-artifacts:/`, which resolves only through a running server.
+So `ferbench evaluate` and `visualize`, which open the store file, read (and add) artifacts of runs the
+service logged, whether or not the server still runs. Other stores keep served artifacts.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_models.errors import FerBenchError
-from fer_models.tracking.uri import default_tracking_uri
+from fer_models.tracking.uri import local_artifact_dir, local_artifact_root, sqlite_store_uri
 from ferbench.services.ports import free_port
 from ferbench.services.process_group import stop_group
 
@@ -26,7 +31,10 @@ class MlflowServerError(FerBenchError):
     """The MLflow tracking server could not be prepared or started."""
 
 
-def prepare_store(backend_uri: str, default_artifact_root: str = "mlflow-artifacts:/") -> None:
+SERVED_ARTIFACTS_ROOT = "mlflow-artifacts:/"
+
+
+def prepare_store(backend_uri: str, default_artifact_root: str = SERVED_ARTIFACTS_ROOT) -> None:
     """Create and migrate a store (sqlite or a database URL) once (idempotent), so concurrent openers find it ready.
 
     `default_artifact_root` is where the default experiment's artifacts go: the served-artifacts
@@ -72,11 +80,15 @@ class MlflowServer:
 
     @property
     def backend_uri(self) -> str:
-        return self.store_uri or default_tracking_uri(self.state_dir)
+        return self.store_uri or sqlite_store_uri(self.state_dir)
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.state_dir / "artifacts"
+        return local_artifact_dir(self.backend_uri) or self.state_dir / "artifacts"
+
+    @property
+    def default_artifact_root(self) -> str:
+        return local_artifact_root(self.backend_uri) or SERVED_ARTIFACTS_ROOT
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -121,12 +133,13 @@ def start_mlflow_server(
     server = MlflowServer(host=host, port=port or free_port(host), state_dir=state_dir, store_uri=store_uri)
     server.artifacts_dir.mkdir(parents=True, exist_ok=True)
     try:
-        prepare_store(server.backend_uri)
+        prepare_store(server.backend_uri, server.default_artifact_root)
     except Exception as exc:
         raise MlflowServerError(f"could not create the MLflow store {server.backend_uri}: {exc}") from exc
     args = [
         *find_mlflow_binary(), "server",
         "--backend-store-uri", server.backend_uri,
+        "--default-artifact-root", server.default_artifact_root,
         "--artifacts-destination", str(server.artifacts_dir),
         "--serve-artifacts",
         "--host", host,

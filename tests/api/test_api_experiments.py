@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ferbench.db import crud
 from ferbench.db.session import make_session_factory
+from ferbench.settings import Settings
 from tests.api.conftest import MakeClient, queued_task_ids
 
 SPEC = {"model": "cnn-small", "dataset": "synthetic", "epochs": 2, "batch_size": 16}
@@ -29,6 +32,18 @@ def test_one_spec_is_stored_and_its_message_is_in_the_gpu_queue(client: TestClie
     assert queued_task_ids(broker) == [exp["id"]]
     shown = client.get(f"/experiments/{exp['id']}").json()
     assert shown["status"] == "queued" and shown["spec"] == exp["spec"] and shown["metrics"] is None
+
+
+def test_timestamps_are_utc_with_their_offset(client: TestClient, db_url: str) -> None:
+    created = client.post("/experiments", json=SPEC).json()
+    session = db_session(db_url)
+    assert crud.claim_experiment(session, created["id"], worker="w1") is not None
+    session.close()
+    for body in (client.get(f"/experiments/{created['id']}").json(), client.get("/experiments").json()["items"][0]):
+        stamps = [body[k] for k in ("created_at", "started_at", "heartbeat_at")]
+        for stamp in stamps:
+            assert stamp.endswith(("Z", "+00:00")), stamp
+            assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0)
 
 
 def test_a_list_with_repeats_runs_each_spec_with_consecutive_seeds(client: TestClient, broker: redis.Redis) -> None:
@@ -50,8 +65,8 @@ def test_a_list_with_repeats_runs_each_spec_with_consecutive_seeds(client: TestC
         ({**SPEC, "dataset": "affectnet"}, "dataset", "available: synthetic"),
         ({**SPEC, "hyperparameters": {"dropout": 1.5}}, "hyperparameters", "[0, 0.9]"),
         ({**SPEC, "hyperparameters": {"filterz": 8}}, "hyperparameters", "accepted: filters"),
-        ({**SPEC, "epochs": 6}, "epochs", "accepted: 1..5"),  # the server's cap (5 in these tests)
-        ({**SPEC, "batch_size": 65}, "batch_size", "accepted: 1..64"),
+        ({**SPEC, "epochs": 6}, "epochs", "from 1 to 5"),  # the server's cap (5 in these tests)
+        ({**SPEC, "batch_size": 65}, "batch_size", "from 1 to 64"),
         ({**SPEC, "epochs": 0}, "epochs", "from 1 to"),
         ({**SPEC, "dataset": "../../etc"}, "dataset", "path-like"),
         ({**SPEC, "weights": "/tmp/evil.weights.h5"}, "weights", "path-like"),
@@ -84,6 +99,54 @@ def test_malformed_bodies_are_422_never_500(client: TestClient, raw: bytes, says
     answer = client.post("/experiments", content=raw, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert says in answer.text and "Traceback" not in answer.text
+
+
+def test_one_422_names_every_bad_field(client: TestClient, broker: redis.Redis) -> None:
+    body = {"model": "cnn-small", "dataset": "nosuch", "epochs": -1, "batch_size": 0, "warmup_epochs": 200,
+            "weights": "imagenet", "input_size": 16, "optimizer": "rmsprop", "colour": "blue", "repeats": 0,
+            "hyperparameters": {"no_such": 1, "dropout": 7}}
+    answer = client.post("/experiments", json=body)
+    assert answer.status_code == 422, answer.text
+    named = {".".join(map(str, p["loc"][1:])) for p in answer.json()["detail"]}
+    assert named == {"dataset", "epochs", "batch_size", "warmup_epochs", "weights", "input_size", "optimizer", "colour",
+                     "repeats", "hyperparameters.no_such", "hyperparameters.dropout"}
+    assert queued_task_ids(broker) == []
+
+
+def test_seed_overflow_is_named_beside_other_problems(client: TestClient) -> None:
+    answer = client.post("/experiments", json={**SPEC, "epochs": -1, "seed": 2**31 - 2, "repeats": 3})
+    assert answer.status_code == 422, answer.text
+    assert {p["loc"][-1] for p in answer.json()["detail"]} == {"epochs", "seed"}
+
+
+@pytest.mark.parametrize(("field", "value"), [("epochs", 0), ("epochs", 600), ("batch_size", 0), ("batch_size", 4096)])
+def test_out_of_range_messages_and_the_schema_state_the_range_in_force(client: TestClient, field: str,
+                                                                      value: int) -> None:
+    cap = {"epochs": Settings().max_epochs, "batch_size": Settings().max_batch_size}[field]
+    answer = client.post("/experiments", json={**SPEC, field: value})
+    assert answer.status_code == 422, answer.text
+    assert [p["msg"] for p in answer.json()["detail"]] == [f"must be an integer from 1 to {cap}, got {value}"]
+    body = client.get("/openapi.json").json()["paths"]["/experiments"]["post"]["requestBody"]
+    spec = body["content"]["application/json"]["schema"]["oneOf"][0]
+    assert (spec["properties"][field]["minimum"], spec["properties"][field]["maximum"]) == (1, cap)
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"the answer is not strict JSON: it contains {name}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [(b'{"model": "cnn-small", "learning_rate": NaN}', "learning_rate"),
+     (b'{"model": "cnn-small", "epochs": Infinity}', "epochs"),
+     (b'{"model": "cnn-small", "weight_decay": -Infinity, "seed": NaN}', "seed"),
+     (b'{"model": "cnn-small", "hyperparameters": {"dropout": NaN}}', "hyperparameters")],
+)
+def test_non_finite_numbers_are_422_in_strict_json_naming_the_field(client: TestClient, raw: bytes, field: str) -> None:
+    answer = client.post("/experiments", content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    problems = json.loads(answer.text, parse_constant=_reject_constant)["detail"]
+    assert field in {str(p) for problem in problems for p in problem["loc"]}, problems
 
 
 def test_a_body_over_the_limit_is_413(make_client: MakeClient) -> None:

@@ -7,6 +7,9 @@ module; each test then checks one promise about what it left in MLflow.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +133,16 @@ def test_evaluate_reproduces_the_logged_test_accuracy(trained: dict[str, Any], e
     assert "balanced_accuracy" in table.stdout and "Neutral" in table.stdout
 
 
+def test_evaluate_in_a_fresh_process_loads_the_custom_layers(trained: dict[str, Any], env: dict[str, str]) -> None:
+    """As after a service training: this process never imported the builder that registered InputAdapter."""
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small", "--json"],
+                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["metrics"]["accuracy"] == pytest.approx(out["logged_test_accuracy"], abs=1e-9)
+
+
 def test_visualize_writes_non_empty_pngs_and_logs_them(trained: dict[str, Any], env: dict[str, str],
                                                        tmp_path: Path) -> None:
     result = _invoke(env, "visualize", "--out", str(tmp_path), "--json")
@@ -184,3 +197,14 @@ def test_evaluate_without_runs_explains_how_to_get_one(use_env: dict[str, str], 
     code, err = _main(capsys, "evaluate", "--model", "vgg19", "--dataset", "tiny")
     assert code == 1
     assert "no finished run of model 'vgg19'" in err and "ferbench train --model vgg19" in err
+
+
+def test_a_command_on_a_new_default_store_prints_only_its_own_line(tmp_path: Path) -> None:
+    """Creating the store logs MLflow INFO lines; the user sees only the command's error."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(FERBENCH_HOME=str(tmp_path), FERBENCH_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small"],
+                          env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "no finished run" in done.stderr, done.stderr
+    assert (tmp_path / "mlflow" / "mlflow.db").is_file()

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ferbench.settings import Settings
 
@@ -24,3 +25,10 @@ def test_environment_names_from_design(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.broker_url == "redis://127.0.0.1:6379/3"
     assert settings.mlflow_tracking_uri == "http://127.0.0.1:5999"
     assert settings.api_key_list == ["k1", "k2"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("FERBENCH_MAX_EPOCHS", "1001"), ("FERBENCH_MAX_BATCH_SIZE", "0")])
+def test_caps_outside_the_specs_ranges_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.removeprefix("FERBENCH_").lower()):
+        Settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,6 +94,7 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert up.poll() is None, f"ferbench up exited early:\n{printed}"
         api = f"http://127.0.0.1:{api_port}"
         assert f"{api}/docs" in printed and f"http://127.0.0.1:{mlflow_port}" in printed and f"{api}/leaderboard" in printed
+        assert " INFO " not in printed, printed  # MLflow's own log lines stay out of the launcher's output
         assert httpx.get(f"{api}/health", timeout=10).status_code == 200
 
         # The CLI's HTTP commands, against the real server: submit, wait, status, leaderboard.
@@ -102,6 +104,10 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert exp["status"] == "succeeded", exp.get("error")
         status = run_json(cli + ["status", exp["id"], "--json", "--api-url", api], env)
         assert status["mlflow_run_id"] and status["status"] == "succeeded"
+        assert status["created_at"].endswith(("Z", "+00:00")) and status["finished_at"].endswith(("Z", "+00:00"))
+        shown = subprocess.run(cli + ["status", exp["id"], "--api-url", api], env=env, capture_output=True, text=True,
+                               timeout=60).stdout
+        assert re.search(r"^ +accuracy +0\.\d{4}$", shown, re.M) and re.search(r"^ +params +[\d,]+$", shown, re.M), shown
         board = run_json(cli + ["leaderboard", "--metric", "f1_macro", "--json", "--api-url", api], env)
         assert [e["experiment_id"] for e in board] == [exp["id"]]
         missing = subprocess.run(cli + ["status", "no-such-id", "--api-url", api], env=env, capture_output=True, text=True, timeout=60)
@@ -117,6 +123,11 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert not left, f"orphan processes after Ctrl-C: {left}"
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{api}/health", timeout=2)
+
+        # The in-process commands read the service's runs from the same default store, its server stopped.
+        evaluated = run_json(cli + ["evaluate", "--model", "cnn-small", "--json"], env)
+        assert evaluated["run_id"] == status["mlflow_run_id"]
+        assert evaluated["metrics"]["accuracy"] == pytest.approx(status["metrics"]["accuracy"])
     finally:
         if up.poll() is None:
             for pid in descendants(up.pid):

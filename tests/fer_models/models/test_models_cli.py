@@ -35,3 +35,14 @@ def test_unknown_model_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]
     assert exit_info.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Did you mean 'mini-xception'?" in err
+
+
+def test_at_80_columns_descriptions_wrap_at_word_boundaries(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    main(["models"])
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    shown = set(out.split())
+    for info in list_model_infos():
+        assert set(info.description.split()) <= shown, info.name

@@ -49,3 +49,59 @@ def test_logged_model_reloads_from_a_sqlite_store(tmp_path: Path) -> None:
     finally:
         mlflow.set_tracking_uri(None)
     np.testing.assert_allclose(loaded.predict(x), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+
+
+REPO = Path(__file__).resolve().parents[3]
+# A process that never built a zoo model: only what MLflow (or fer_models' loader) imports itself.
+FRESH_LOAD = """
+import sys
+import numpy as np
+import {module}
+model = {load}(sys.argv[1])
+x = np.load(sys.argv[2])
+np.save(sys.argv[3], np.asarray(model.predict(x), dtype=np.float32))
+"""
+LOADERS = {"pyfunc": ("mlflow.pyfunc", "mlflow.pyfunc.load_model"),
+           "fer_models": ("fer_models.tracking.keras_model", "fer_models.tracking.keras_model.load_keras_model")}
+
+
+def _model_with_every_custom_layer() -> keras.Model:
+    from fer_models.models.input_adapter import InputAdapter
+    from fer_models.models.layers import CBAM, AttentionPooling, SqueezeExcitation
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 1))
+    x = InputAdapter(8, channels=3, mode="caffe")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same")(x)
+    x = CBAM(reduction=2)(SqueezeExcitation(reduction=2)(x))
+    x = AttentionPooling(units=4)(keras.layers.Reshape((8, 32))(x))
+    return keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+
+
+def test_custom_objects_name_every_registered_zoo_class() -> None:
+    import importlib
+
+    from fer_models.models.registry import list_model_infos
+    from fer_models.models.serialization import custom_objects
+
+    for info in list_model_infos():
+        importlib.import_module(f"fer_models.models.{info.builder.split(':')[0]}")
+    registered = {k for k in keras.saving.get_custom_objects() if k.startswith("fer_models>")}
+    assert registered and set(custom_objects()) == registered
+
+
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_a_model_with_custom_layers_reloads_in_a_fresh_process(tmp_path: Path, loader: str) -> None:
+    import subprocess
+    import sys
+
+    model = _model_with_every_custom_layer()
+    x = np.random.default_rng(0).random((3, 12, 12, 1)).astype(np.float32) * 255
+    folder = save_keras_flavour(model, tmp_path / "model", x[:1])
+    np.save(tmp_path / "x.npy", x)
+    module, load = LOADERS[loader]
+    done = subprocess.run([sys.executable, "-c", FRESH_LOAD.format(module=module, load=load), str(folder),
+                           str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

@@ -20,8 +20,8 @@ def test_file_store_is_rejected_with_what_to_use_instead(uri: str) -> None:
 
 def test_sqlite_default_keeps_artifacts_beside_the_database(tmp_path) -> None:
     uri = default_tracking_uri(tmp_path)
-    assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
-    assert local_artifact_root(uri) == (tmp_path.resolve() / "mlartifacts").as_uri()
+    assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
+    assert local_artifact_root(uri) == (tmp_path.resolve() / "mlflow" / "mlartifacts").as_uri()
     assert local_artifact_root("http://127.0.0.1:5000") is None
 
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from fer_models.errors import SpecError
-from fer_models.training.spec import ExperimentSpec, parse_spec
+from fer_models.training.spec import ExperimentSpec, capped_json_schema, parse_spec
 
 
 def test_defaults_are_filled_and_resolved_adds_model_defaults() -> None:
@@ -52,8 +52,24 @@ def test_unknown_field_and_unknown_hyperparameter_are_rejected() -> None:
         parse_spec({"model": "cnn-small", "hyperparameters": {"no_such_knob": 1}})
 
 
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec({"model": "cnn-small", "epochs": -1, "input_size": 16, "weights": "imagenet",
+                    "hyperparameters": {"no_such_knob": 1, "dropout": 7}})
+    message = str(info.value)
+    for part in ("epochs=-1: must be an integer from 1 to 1000", "input_size=16", "no ImageNet weights",
+                 "unknown hyperparameter no_such_knob=1", "hyperparameter dropout=7"):
+        assert part in message, message
+
+
+def test_a_dataset_outside_the_callers_list_is_named() -> None:
+    with pytest.raises(ValidationError, match=r"unknown dataset 'nosuch'; available: synthetic, fer2013"):
+        ExperimentSpec.model_validate({"model": "cnn-small", "dataset": "nosuch"},
+                                      context={"datasets": ["synthetic", "fer2013"]})
+
+
 def test_cross_field_checks() -> None:
-    with pytest.raises(SpecError, match="warmup_epochs=3 must be smaller than epochs=3"):
+    with pytest.raises(SpecError, match="warmup_epochs=3: must be smaller than epochs=3"):
         parse_spec({"model": "cnn-small", "epochs": 3, "warmup_epochs": 3})
     with pytest.raises(SpecError, match=r"early_stopping.patience=0: must be an integer from 1 to 1000"):
         parse_spec({"model": "cnn-small", "early_stopping": {"patience": 0}})
@@ -71,6 +87,16 @@ def test_weight_files_only_when_the_caller_allows_them(tmp_path) -> None:
         parse_spec({"model": "cnn-small", "weights": str(tmp_path / "missing.h5")}, allow_weight_files=True)
     with pytest.raises(ValidationError):  # the API validates with the class directly: no paths
         ExperimentSpec.model_validate({"model": "cnn-small", "weights": str(weights)})
+
+
+def test_a_callers_caps_are_the_ranges_its_messages_and_schema_state() -> None:
+    caps = {"max_epochs": 20, "max_batch_size": 128}
+    for field, value, top in (("epochs", 0, 20), ("epochs", 21, 20), ("batch_size", 129, 128)):
+        with pytest.raises(ValidationError, match=f"must be an integer from 1 to {top}, got {value}"):
+            ExperimentSpec.model_validate({"model": "cnn-small", field: value}, context=caps)
+    props = capped_json_schema(caps)["properties"]
+    assert (props["epochs"]["maximum"], props["batch_size"]["maximum"]) == (20, 128)
+    assert capped_json_schema({})["properties"]["epochs"]["maximum"] == 1000
 
 
 def test_json_schema_carries_the_ranges() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ferbench.cli.service_commands import describe_progress, spec_body
+from ferbench.cli.service_commands import describe_outcome, describe_progress, metric_lines, spec_body
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,3 +50,16 @@ def test_progress_line_shows_epoch_metrics_and_error() -> None:
     assert "epoch 2/5" in line and "val_accuracy 0.457" in line and "eta 12s" in line
     failed = describe_progress({"id": "e2", "status": "failed", "error": "diverged at epoch 3, batch 7"})
     assert "diverged at epoch 3" in failed
+
+
+def test_status_rounds_ratios_and_shows_counts_as_integers() -> None:
+    lines = metric_lines({"accuracy": 0.28809523809523807, "params": 110759.0, "model_bytes": 443036.0,
+                          "inference_ms": 1.23456, "throughput": 12345.678, "roc_auc_macro": None})
+    assert lines == ["  accuracy             0.2881", "  inference_ms         1.2346", "  model_bytes          443,036",
+                     "  params               110,759", "  roc_auc_macro        -", "  throughput           12,346"]
+
+
+def test_the_final_submit_line_shows_the_test_accuracy() -> None:
+    done = {"id": "e1", "status": "succeeded", "metrics": {"accuracy": 0.28809523809523807}}
+    assert describe_outcome(done) == "e1  succeeded  test accuracy 0.2881"
+    assert describe_outcome({"id": "e2", "status": "queued", "metrics": None}) == "e2  queued"
