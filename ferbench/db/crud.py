@@ -243,6 +243,8 @@ def claim_experiment(session: Session, experiment_id: str, worker: str | None = 
         .where(Experiment.id == experiment_id, Experiment.status.in_(("queued", "pending")),
                Experiment.cancel_requested.is_(False))
         .values(status="running", attempts=Experiment.attempts + 1, worker=worker or default_worker_name(),
+                # A pending row claimed before the API marked it queued was sent all the same.
+                enqueued_at=func.coalesce(Experiment.enqueued_at, now),
                 started_at=func.coalesce(Experiment.started_at, now), heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -164,3 +164,19 @@ def test_lost_deliveries_fail_naming_the_signal_that_killed_them(session: Sessio
     assert failed.error.startswith("the training process was killed by SIGSEGV, 2 times")
     assert crud.is_lost_failure(failed)
     assert not crud.record_lost_cause(session, row.id, "SIGKILL")  # a finished row keeps its history
+
+
+def test_a_row_claimed_during_its_send_still_has_its_enqueue_time(session: Session,
+                                                                  session_factory: Callable[[], Session]) -> None:
+    # A worker can take the message before the API's mark_queued runs: the row was enqueued all the same.
+    worker_session = session_factory()
+
+    def send_and_be_claimed(experiment_id: str) -> None:
+        assert crud.claim_experiment(worker_session, experiment_id, worker="host:1") is not None
+
+    try:
+        (row,) = submit(session, enqueue=send_and_be_claimed)
+    finally:
+        worker_session.close()
+    session.refresh(row)
+    assert row.status == "running" and row.enqueued_at is not None and row.enqueued_at <= row.started_at
