@@ -1,4 +1,8 @@
-"""Custom CNNs of increasing size (conv/BN/ReLU blocks, dropout), and the conv stack the hybrids reuse."""
+"""Custom CNNs of increasing size (conv/BN/ReLU blocks, dropout), and the conv stack the hybrids reuse.
+
+Builders here and in the other model modules take every argument by keyword, without defaults: the
+defaults are the registry's (fer_models.models.registry), which `get_model` fills in.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,11 @@ def block_filters(filters: int, block: int) -> int:
 
 
 def conv_stack(x: Any, *, filters: int, blocks: int, convs_per_block: int, attention: str = "none",
-               reduction: int = 8, dropout: float = 0.0) -> Any:
-    """`blocks` x [(conv3x3 -> BN -> ReLU) x convs_per_block -> optional attention -> 2x2 max pool]."""
+               reduction: int | None = None, dropout: float = 0.0) -> Any:
+    """`blocks` x [(conv3x3 -> BN -> ReLU) x convs_per_block -> optional attention -> 2x2 max pool].
+
+    `reduction` (the attention MLP's ratio) is read only when `attention` is "se" or "cbam".
+    """
     from fer_models.models.layers import CBAM, SqueezeExcitation
 
     layers = keras.layers
@@ -45,7 +52,7 @@ def dense_head(x: Any, *, dense_units: int, dropout: float, num_classes: int) ->
 
 def custom_cnn(name: str, *, input_size: int, num_classes: int, image_size: int, filters: int, blocks: int,
                convs_per_block: int, dense_units: int, dropout: float, attention: str = "none",
-               reduction: int = 8) -> keras.Model:
+               reduction: int | None = None) -> keras.Model:
     inputs = pixel_input(image_size)
     x = InputAdapter(input_size, 1, "unit", name="input_adapter")(inputs)
     x = conv_stack(x, filters=filters, blocks=blocks, convs_per_block=convs_per_block, attention=attention,
@@ -55,25 +62,22 @@ def custom_cnn(name: str, *, input_size: int, num_classes: int, image_size: int,
     return keras.Model(inputs, dense_head(x, dense_units=dense_units, dropout=dropout, num_classes=num_classes), name=name)
 
 
-def cnn_small(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-              filters: int = 32, blocks: int = 3, convs_per_block: int = 1, dense_units: int = 128,
-              dropout: float = 0.3) -> keras.Model:
+def cnn_small(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+              convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
     return custom_cnn("cnn_small", input_size=input_size, num_classes=num_classes, image_size=image_size,
                       filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
                       dropout=dropout)
 
 
-def cnn_medium(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-               filters: int = 64, blocks: int = 3, convs_per_block: int = 2, dense_units: int = 256,
-               dropout: float = 0.4) -> keras.Model:
+def cnn_medium(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+               convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
     return custom_cnn("cnn_medium", input_size=input_size, num_classes=num_classes, image_size=image_size,
                       filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
                       dropout=dropout)
 
 
-def cnn_large(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-              filters: int = 64, blocks: int = 4, convs_per_block: int = 2, dense_units: int = 512,
-              dropout: float = 0.5) -> keras.Model:
+def cnn_large(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+              convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
     return custom_cnn("cnn_large", input_size=input_size, num_classes=num_classes, image_size=image_size,
                       filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
                       dropout=dropout)

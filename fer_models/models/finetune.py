@@ -33,7 +33,7 @@ def training_phases(name: str, hp: dict[str, Any] | None) -> list[Phase]:
 
     info = get_model_info(name)
     filled = validate_hyperparameters(name, dict(hp or {}))
-    if name == "vgg19-frozen" or (info.family == "vgg" and filled.get("trainable_base") is False):
+    if not info.base_trains(filled):
         return [Phase(0, HEAD, 1.0)]
     if "unfreeze_schedule" not in filled:
         return [Phase(0, True, 1.0)]

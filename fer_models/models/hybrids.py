@@ -33,7 +33,7 @@ def lstm_head(x: Any, *, lstm_units: int, dropout: float, num_classes: int, atte
 
 def cnn_lstm_model(name: str, *, input_size: int, num_classes: int, image_size: int, filters: int, blocks: int,
                    convs_per_block: int, lstm_units: int, dropout: float, attention: str = "none",
-                   reduction: int = 8, attention_units: int | None = None) -> keras.Model:
+                   reduction: int | None = None, attention_units: int | None = None) -> keras.Model:
     inputs = pixel_input(image_size)
     x = InputAdapter(input_size, 1, "unit", name="input_adapter")(inputs)
     x = conv_stack(x, filters=filters, blocks=blocks, convs_per_block=convs_per_block, attention=attention,
@@ -55,17 +55,15 @@ def resnet_lstm_model(name: str, *, input_size: int, num_classes: int, image_siz
     return first_phase(keras.Model(inputs, outputs, name=name.replace("-", "_")), name, schedule)
 
 
-def cnn_lstm(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-             filters: int = 32, blocks: int = 3, convs_per_block: int = 1, lstm_units: int = 128,
-             dropout: float = 0.3) -> keras.Model:
+def cnn_lstm(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+             convs_per_block: int, lstm_units: int, dropout: float) -> keras.Model:
     return cnn_lstm_model("cnn_lstm", input_size=input_size, num_classes=num_classes, image_size=image_size,
                           filters=filters, blocks=blocks, convs_per_block=convs_per_block, lstm_units=lstm_units,
                           dropout=dropout)
 
 
-def resnet50_lstm(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-                  lstm_units: int = 128, dropout: float = 0.5, unfreeze_schedule: str = "5:3,10:9",
-                  unfreeze_unit: str = "blocks", finetune_lr_factor: float = 0.1) -> keras.Model:
+def resnet50_lstm(*, input_size: int, num_classes: int, image_size: int, weights: str, lstm_units: int,
+                  dropout: float, unfreeze_schedule: str, unfreeze_unit: str, finetune_lr_factor: float) -> keras.Model:
     return resnet_lstm_model(
         "resnet50-lstm", input_size=input_size, num_classes=num_classes, image_size=image_size, weights=weights,
         lstm_units=lstm_units, dropout=dropout, attention_units=None,

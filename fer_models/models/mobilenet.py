@@ -20,13 +20,13 @@ def _mobile(arch: str, name: str, *, input_size: int, num_classes: int, image_si
     return keras.Model(inputs, outputs, name=name)
 
 
-def mobilenet(*, input_size: int = 128, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-              alpha: float = 1.0, dense_units: int = 0, dropout: float = 0.2) -> keras.Model:
+def mobilenet(*, input_size: int, num_classes: int, image_size: int, weights: str, alpha: float, dense_units: int,
+              dropout: float) -> keras.Model:
     return _mobile("mobilenet", "mobilenet", input_size=input_size, num_classes=num_classes, image_size=image_size,
                    weights=weights, alpha=alpha, dense_units=dense_units, dropout=dropout)
 
 
-def mobilenetv2(*, input_size: int = 96, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-                alpha: float = 1.0, dense_units: int = 0, dropout: float = 0.2) -> keras.Model:
+def mobilenetv2(*, input_size: int, num_classes: int, image_size: int, weights: str, alpha: float, dense_units: int,
+                dropout: float) -> keras.Model:
     return _mobile("mobilenetv2", "mobilenetv2", input_size=input_size, num_classes=num_classes,
                    image_size=image_size, weights=weights, alpha=alpha, dense_units=dense_units, dropout=dropout)

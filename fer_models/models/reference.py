@@ -8,8 +8,8 @@ from fer_models.models.input_adapter import BN_MOMENTUM, InputAdapter, classifie
 from fer_models.models.pointwise import SubsampledPointwiseConv2D
 
 
-def mini_xception(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-                  base_filters: int = 8, l2: float = 0.01) -> keras.Model:
+def mini_xception(*, input_size: int, num_classes: int, image_size: int, weights: str, base_filters: int,
+                  l2: float) -> keras.Model:
     """Arriaga, Ploger & Valdenegro (2017): 2 entry convs, 4 residual separable modules, conv-to-classes + GAP."""
     layers = keras.layers
     reg = keras.regularizers.L2(l2) if l2 > 0 else None
@@ -40,8 +40,8 @@ def mini_xception(*, input_size: int = 48, num_classes: int = 7, image_size: int
     return keras.Model(inputs, outputs, name="mini_xception")
 
 
-def vgg_fer(*, input_size: int = 48, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-            filters: int = 64, dense_units: int = 1024, dropout: float = 0.2) -> keras.Model:
+def vgg_fer(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, dense_units: int,
+            dropout: float) -> keras.Model:
     """Khaireddin & Chen (2021): 4 stages of 2 conv/BN/ReLU + max pool, two dense layers, from scratch."""
     layers = keras.layers
     inputs = pixel_input(image_size)

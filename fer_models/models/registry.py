@@ -2,6 +2,9 @@
 
 Listing and validating never import Keras, so the API and the spec validator can use this module;
 `get_model` imports the builder module (and with it Keras) only when a model is actually built.
+
+The catalogue is the one place a model's defaults live: builders take every argument by keyword
+without defaults (as a timm model entry point gets its config), and `get_model` fills them from here.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
+from fer_models.data.labels import NUM_CLASSES
 from fer_models.errors import ModelError
 from fer_models.models.schedule import schedule_problem
 
@@ -104,10 +108,21 @@ class ModelInfo:
     min_input_size: int
     default_input_size: int
     imagenet_weights: bool
+    # A variant whose pretrained base never trains (only the head does): its builder is the trainable
+    # model's, given trainable_base=False, and its training has a single head-only phase.
+    frozen_base: bool = False
 
     @property
     def defaults(self) -> dict[str, Any]:
         return {hp.name: hp.default for hp in self.hyperparameters}
+
+    def builder_arguments(self, hp: Mapping[str, Any]) -> dict[str, Any]:
+        """The builder's model arguments for filled hyperparameters `hp` (sizes and weights aside)."""
+        return {**hp, "trainable_base": False} if self.frozen_base else dict(hp)
+
+    def base_trains(self, hp: Mapping[str, Any]) -> bool:
+        """Whether the pretrained base (if any) may train under filled hyperparameters `hp`."""
+        return self.builder_arguments(hp).get("trainable_base", True) is not False
 
     def json_schema(self) -> dict[str, Any]:
         return {
@@ -148,20 +163,21 @@ def _conv_stack(filters: int, blocks: int, convs: int) -> tuple[HyperParam, ...]
     )
 
 
-def _unfreeze(default_schedule: str) -> tuple[HyperParam, ...]:
-    return (
-        HyperParam(
-            "unfreeze_schedule", "str", default_schedule,
-            "Comma-separated EPOCH:COUNT steps: from EPOCH on, the top COUNT residual blocks (or weighted layers) of "
-            "the base train at the fine-tuning rate ('all' = whole base); before the first step only the head trains "
-            "(base frozen); '' keeps the base frozen; '0:all' trains everything from the start",
-            check=schedule_problem,
-            check_hint="'' or comma-separated EPOCH:COUNT with increasing epochs, COUNT a positive integer or 'all'",
-        ),
-        HyperParam("unfreeze_unit", "str", "blocks", "What COUNT counts: residual blocks (16 in ResNet50, conv5 = top 3) "
-                   "or layers with weights", choices=("blocks", "layers")),
-        HyperParam("finetune_lr_factor", "float", 0.1, "Learning-rate factor once part of the base is unfrozen", 1e-4, 1.0),
-    )
+# The write-up's fine-tuning of a ResNet50 base: the head alone for 5 epochs, then the top 3 residual
+# blocks (conv5), from epoch 10 the top 9 (conv4 too), at a tenth of the learning rate.
+_FINETUNING = (
+    HyperParam(
+        "unfreeze_schedule", "str", "5:3,10:9",
+        "Comma-separated EPOCH:COUNT steps: from EPOCH on, the top COUNT residual blocks (or weighted layers) of "
+        "the base train at the fine-tuning rate ('all' = whole base); before the first step only the head trains "
+        "(base frozen); '' keeps the base frozen; '0:all' trains everything from the start",
+        check=schedule_problem,
+        check_hint="'' or comma-separated EPOCH:COUNT with increasing epochs, COUNT a positive integer or 'all'",
+    ),
+    HyperParam("unfreeze_unit", "str", "blocks", "What COUNT counts: residual blocks (16 in ResNet50, conv5 = top 3) "
+               "or layers with weights", choices=("blocks", "layers")),
+    HyperParam("finetune_lr_factor", "float", 0.1, "Learning-rate factor once part of the base is unfrozen", 1e-4, 1.0),
+)
 
 
 _LSTM_UNITS = HyperParam("lstm_units", "int", 128, "LSTM units reading the feature-map rows", 8, 2048)
@@ -195,7 +211,7 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo(
         "vgg19-frozen", "vgg",
         "VGG19 with its conv base frozen, only the head trains; the write-up's frozen-feature variant",
-        "vgg:vgg19_frozen", (_dense(256), _dropout(0.5)), 32, 224, True,
+        "vgg:vgg19", (_dense(256), _dropout(0.5)), 32, 224, True, frozen_base=True,
     ),
     ModelInfo(
         "mobilenet", "mobilenet",
@@ -217,7 +233,7 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
         "resnet50", "resnet",
         "ResNet50 base + head, trained head-first then unfrozen stage by stage at a lower rate (the write-up's "
         "fine-tuning strategy)",
-        "resnet:resnet50", (_dense(256), _dropout(0.5)) + _unfreeze("5:3,10:9"), 32, 224, True,
+        "resnet:resnet50", (_dense(256), _dropout(0.5)) + _FINETUNING, 32, 224, True,
     ),
     ModelInfo(
         "cnn-lstm", "hybrid",
@@ -228,7 +244,7 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo(
         "resnet50-lstm", "hybrid",
         "ResNet50 feature map read row by row into an LSTM; the write-up's ResNet-LSTM hybrid",
-        "hybrids:resnet50_lstm", (_LSTM_UNITS, _dropout(0.5)) + _unfreeze("5:3,10:9"), 64, 224, True,
+        "hybrids:resnet50_lstm", (_LSTM_UNITS, _dropout(0.5)) + _FINETUNING, 64, 224, True,
     ),
     ModelInfo(
         "cnn-attention", "attention",
@@ -252,7 +268,7 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
         "ResNet50 feature rows into an LSTM with attention pooling over time steps (LSTM-level attention of "
         "Ming et al. 2022)",
         "attention:resnet50_lstm_attention",
-        (_LSTM_UNITS, _ATTN_UNITS, _dropout(0.5)) + _unfreeze("5:3,10:9"), 64, 224, True,
+        (_LSTM_UNITS, _ATTN_UNITS, _dropout(0.5)) + _FINETUNING, 64, 224, True,
     ),
     ModelInfo(
         "mini-xception", "reference",
@@ -353,7 +369,7 @@ def get_model(
     *,
     input_size: int | None = None,
     weights: str = "none",
-    num_classes: int = 7,
+    num_classes: int = NUM_CLASSES,
     image_size: int = 48,
     **hp: Any,
 ) -> Any:
@@ -378,7 +394,7 @@ def get_model(
     builder = resolve_builder(info)
     model = builder(
         input_size=size, num_classes=num_classes, image_size=image_size,
-        weights="imagenet" if weights == "imagenet" else "none", **filled,
+        weights="imagenet" if weights == "imagenet" else "none", **info.builder_arguments(filled),
     )
     if weights_file is not None:
         from fer_models.models.weights import load_weights_file

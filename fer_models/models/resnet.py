@@ -23,9 +23,8 @@ def first_phase(model: keras.Model, name: str, hp: dict) -> keras.Model:
     return model
 
 
-def resnet50(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-             dense_units: int = 256, dropout: float = 0.5, unfreeze_schedule: str = "5:3,10:9",
-             unfreeze_unit: str = "blocks", finetune_lr_factor: float = 0.1) -> keras.Model:
+def resnet50(*, input_size: int, num_classes: int, image_size: int, weights: str, dense_units: int, dropout: float,
+             unfreeze_schedule: str, unfreeze_unit: str, finetune_lr_factor: float) -> keras.Model:
     inputs = pixel_input(image_size)
     x = resnet_features(inputs, input_size=input_size, weights=weights, model_name="resnet50")
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)

@@ -1,4 +1,7 @@
-"""VGG19 (Keras' conv base, new head): trainable or frozen base, as the write-up compared them."""
+"""VGG19 (Keras' conv base, new head): trainable or frozen base, as the write-up compared them.
+
+`vgg19-frozen` is this builder with trainable_base=False, a property of its registry entry.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from fer_models.models.input_adapter import InputAdapter, pixel_input
 from fer_models.models.weights import imagenet_base
 
 
-def vgg19(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-          trainable_base: bool = True, dense_units: int = 256, dropout: float = 0.5) -> keras.Model:
+def vgg19(*, input_size: int, num_classes: int, image_size: int, weights: str, trainable_base: bool, dense_units: int,
+          dropout: float) -> keras.Model:
     inputs = pixel_input(image_size)
     x = InputAdapter(input_size, 3, "caffe", name="input_adapter")(inputs)
     base = imagenet_base("vgg19", input_size=input_size, weights=weights,
@@ -20,9 +23,3 @@ def vgg19(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, 
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = dense_head(x, dense_units=dense_units, dropout=dropout, num_classes=num_classes)
     return keras.Model(inputs, outputs, name="vgg19" if trainable_base else "vgg19_frozen")
-
-
-def vgg19_frozen(*, input_size: int = 224, num_classes: int = 7, image_size: int = 48, weights: str = "none",
-                 dense_units: int = 256, dropout: float = 0.5) -> keras.Model:
-    return vgg19(input_size=input_size, num_classes=num_classes, image_size=image_size, weights=weights,
-                 trainable_base=False, dense_units=dense_units, dropout=dropout)

@@ -7,13 +7,14 @@ variant), so every model is built, stepped and reloaded without a slow path.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from fer_models.models.registry import get_model, get_model_info, list_models
+from fer_models.models.registry import get_model, get_model_info, list_models, resolve_builder
 
 NUM_CLASSES = 7
 
@@ -28,6 +29,16 @@ def _assert_probabilities(probs: np.ndarray, rows: int) -> None:
     assert probs.dtype == np.float32
     assert np.all(probs >= 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_builders_take_the_registry_arguments_and_repeat_no_default(name: str) -> None:
+    """A default written in a builder would be a second copy of the registry's, free to drift from it."""
+    info = get_model_info(name)
+    parameters = inspect.signature(resolve_builder(info)).parameters.values()
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in parameters)
+    sizes = {"input_size", "num_classes", "image_size", "weights"}
+    assert {p.name for p in parameters} == sizes | set(info.builder_arguments(info.defaults))
 
 
 @pytest.mark.parametrize("name", list_models())
