@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from fer_models.vocabulary import Metric, Status
+
 def _as_utc(value: datetime) -> datetime:
     # Every timestamp is written in UTC, but SQLite hands it back without its zone.
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class Problem(BaseModel):
@@ -75,7 +76,7 @@ class LeaderboardEntryOut(BaseModel):
     dataset: str
     split_fingerprint: str
     spec_key: str
-    metric: str
+    metric: Metric
     mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
     std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
     n_seeds: int
@@ -91,7 +92,7 @@ class LeaderboardEntryOut(BaseModel):
 
 
 class LeaderboardOut(BaseModel):
-    metric: str
+    metric: Metric
     order: Literal["asc", "desc"]
     dataset: str | None
     entries: list[LeaderboardEntryOut]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ferbench.db.crud import LeaderboardEntry
 from ferbench.db.models import METRICS, Experiment, Result
 
@@ -25,11 +27,8 @@ def experiment_out(row: Experiment, result: Result | None, tracking_uri: str | N
 
 
 def leaderboard_entry_out(entry: LeaderboardEntry, tracking_uri: str | None) -> LeaderboardEntryOut:
-    return LeaderboardEntryOut(
-        rank=entry.rank, model=entry.model, family=entry.family, dataset=entry.dataset,
-        split_fingerprint=entry.split_fingerprint, spec_key=entry.spec_key, metric=entry.metric, mean=entry.value,
-        std=entry.std, n_seeds=entry.n_seeds, seeds=entry.seeds, metrics=entry.metrics,
-        experiment_id=entry.experiment_id, experiment_url=f"/experiments/{entry.experiment_id}",
-        experiment_ids=entry.experiment_ids, mlflow_run_id=entry.mlflow_run_id,
-        mlflow_url=mlflow_url(tracking_uri, entry.mlflow_run_id), mlflow_run_ids=entry.mlflow_run_ids, spec=entry.spec,
-    )
+    """The entry's fields as they are (its `value` is the body's `mean`), and the links to the experiment and run."""
+    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+    fields["mean"] = fields.pop("value")
+    return LeaderboardEntryOut(**fields, experiment_url=f"/experiments/{entry.experiment_id}",
+                               mlflow_url=mlflow_url(tracking_uri, entry.mlflow_run_id))

@@ -27,6 +27,7 @@ from ferbench.queue import GPU_QUEUE
 from ferbench.services.ports import port_is_free
 from ferbench.services.process_group import stop_group
 from ferbench.settings import Settings
+from ferbench.urls import redact_url as _redact
 
 
 
@@ -283,13 +284,3 @@ class Stack:
 
 def _ui_url(tracking_uri: str) -> str:
     return tracking_uri if tracking_uri.startswith(("http://", "https://")) else f"(no UI: tracking URI is {tracking_uri})"
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from api.deps import AppResources, resources
 from api.schemas import DependencyHealth, HealthOut
+from ferbench.urls import is_http_url
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _tracking(res: AppResources) -> DependencyHealth:
     uri = res.settings.mlflow_tracking_uri
     if not uri:
         return DependencyHealth(ok=False, detail="MLFLOW_TRACKING_URI is not set")
-    if not uri.startswith(("http://", "https://")):
+    if not is_http_url(uri):
         return DependencyHealth(ok=True, detail="local store (no server to check)")
     try:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as answer:  # noqa: S310 - configured URL

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import AppResources, require_read_key, resources
 from api.schemas import LeaderboardOut
 from api.views import leaderboard_entry_out
+from fer_models.vocabulary import LOWER_IS_BETTER, Metric
 from ferbench.db import crud
-from ferbench.db.models import LOWER_IS_BETTER
 
 router = APIRouter(tags=["leaderboard"], dependencies=[Depends(require_read_key)])
 
-Metric = Literal["accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
-                 "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms", "throughput",
-                 "params", "model_bytes"]
 Name = Annotated[str | None, Query(max_length=128)]
 
 

@@ -14,16 +14,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-METRIC_NAMES = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "f1_weighted",
-    "roc_auc_macro",
-    "top2_accuracy",
-)
+from fer_models.vocabulary import CLASSIFICATION_METRICS
+
+METRIC_NAMES = CLASSIFICATION_METRICS  # the keys of ClassificationReport.metrics
 
 
 @dataclass(frozen=True)

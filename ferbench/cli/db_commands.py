@@ -7,12 +7,7 @@ import json
 import click
 
 from ferbench.settings import get_settings
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+from ferbench.urls import redact_url
 
 
 @click.group("db")
@@ -30,8 +25,8 @@ def upgrade_command(revision: str) -> None:
     try:
         upgrade(url, revision)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-        raise click.ClickException(f"could not migrate {_safe_url(url)}: {type(exc).__name__}: {exc}") from exc
-    click.echo(f"database {_safe_url(url)} is at revision {revision}")
+        raise click.ClickException(f"could not migrate {redact_url(url)}: {type(exc).__name__}: {exc}") from exc
+    click.echo(f"database {redact_url(url)} is at revision {revision}")
 
 
 @db.command("current")
@@ -44,9 +39,9 @@ def current_command(as_json: bool) -> None:
     try:
         revision = current_revision(url)
     except Exception as exc:  # noqa: BLE001
-        raise click.ClickException(f"could not read {_safe_url(url)}: {type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(f"could not read {redact_url(url)}: {type(exc).__name__}: {exc}") from exc
     if as_json:
-        click.echo(json.dumps({"database": _safe_url(url), "revision": revision}))
+        click.echo(json.dumps({"database": redact_url(url), "revision": revision}))
     else:
         click.echo(revision or "none (run `ferbench db upgrade`)")
 

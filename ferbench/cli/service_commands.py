@@ -16,10 +16,11 @@ import click
 import httpx
 
 from fer_models.errors import FerBenchError
+from fer_models.vocabulary import FINISHED
 from ferbench.cli.formatting import format_metric
+from ferbench.cli.options import parse_hyperparameters
 from ferbench.settings import Settings, get_settings
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
 # The write-up's comparison, smallest first. The default demo keeps to models that train in about
 # a minute each on 2 CPU cores; --models adds the heavy ones (vgg19, resnet50, ...).
 DEMO_MODELS = ("cnn-small", "cnn-lstm", "cnn-attention", "mini-xception", "mobilenet")
@@ -161,10 +162,10 @@ def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_
             if not quiet and last.get(exp["id"]) != line:
                 click.echo(line)
                 last[exp["id"]] = line
-        if all(exp.get("status") in TERMINAL for exp in current):
+        if all(exp.get("status") in FINISHED for exp in current):
             return current
         if deadline is not None and time.monotonic() > deadline:
-            raise ApiError(f"experiments still running after {timeout_s:.0f} s: {', '.join(e['id'] for e in current if e.get('status') not in TERMINAL)}")
+            raise ApiError(f"experiments still running after {timeout_s:.0f} s: {', '.join(e['id'] for e in current if e.get('status') not in FINISHED)}")
         time.sleep(poll_s)
 
 
@@ -179,21 +180,6 @@ def spec_body(*, model: str, dataset: str | None, epochs: int | None, batch_size
     if repeats > 1:
         body["repeats"] = repeats
     return body
-
-
-def _parse_hp(values: tuple[str, ...]) -> dict[str, Any] | None:
-    if not values:
-        return None
-    hp: dict[str, Any] = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --hp dropout=0.3)", param_hint="--hp")
-        key, raw = item.split("=", 1)
-        try:
-            hp[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            hp[key.strip()] = raw
-    return hp
 
 
 def _sigterm_interrupts() -> None:
@@ -264,7 +250,7 @@ def submit_command(model: str, dataset: str | None, epochs: int | None, batch_si
     client = _client(api_url)
     try:
         body = spec_body(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         optimizer=optimizer, seed=seed, hyperparameters=_parse_hp(hp), repeats=repeats)
+                         optimizer=optimizer, seed=seed, hyperparameters=parse_hyperparameters(hp) or None, repeats=repeats)
         experiments = client.submit(body)
         if wait:
             experiments = wait_for(client, [e["id"] for e in experiments], quiet=as_json)

@@ -9,16 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-STATUSES = ("pending", "queued", "running", "succeeded", "failed", "cancelled")
-FINISHED = ("succeeded", "failed", "cancelled")
-
-# DESIGN.md's metric names; the leaderboard ranks by any of them.
-METRICS = (
-    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
-    "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms", "throughput",
-    "params", "model_bytes",
-)
-LOWER_IS_BETTER = frozenset({"train_seconds", "epoch_seconds", "inference_ms", "params", "model_bytes"})
+# Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
+from fer_models.vocabulary import FINISHED, LOWER_IS_BETTER, METRICS, STATUSES  # noqa: F401
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,29 @@
+"""The names DESIGN.md fixes and every layer shares: metric names and job statuses (TF-free, no imports).
+
+Metric names are the same in SQL, the API, the CLI and MLflow (which prefixes final test-set values
+with `test_`); fer_models computes them, ferbench stores them, the API ranks by them. Defined here, in
+the lowest layer, so that fer_models may use them without importing ferbench.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+# Computed from the test-set predictions (fer_models.evaluation.metrics).
+ClassificationMetric = Literal[
+    "accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
+    "roc_auc_macro", "top2_accuracy",
+]
+# What the model costs: time, size, speed (`inference_ms` per image at batch 1; `throughput` images/s).
+CostMetric = Literal["train_seconds", "epoch_seconds", "inference_ms", "throughput", "params", "model_bytes"]
+Metric = Literal[ClassificationMetric, CostMetric]
+
+CLASSIFICATION_METRICS: tuple[ClassificationMetric, ...] = get_args(ClassificationMetric)
+METRICS: tuple[Metric, ...] = get_args(Metric)
+# Ranked ascending; every other metric ranks descending.
+LOWER_IS_BETTER: frozenset[Metric] = frozenset({"train_seconds", "epoch_seconds", "inference_ms", "params", "model_bytes"})
+
+# `pending`: inserted but not yet handed to the broker (the outbox); never shown as queued.
+Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+FINISHED: tuple[Status, ...] = ("succeeded", "failed", "cancelled")
