@@ -11,7 +11,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -23,6 +23,9 @@ from fer_models.vocabulary import METRICS
 from ferbench.cli.formatting import format_metric
 from ferbench.cli.options import parse_hyperparameters
 from ferbench.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # MLflow loads when a command needs it, not for `ferbench --help`
+    from fer_models.tracking.runs import TrainedRun, TrainingRuns
 
 # The table's rows: DESIGN.md's metrics, and the latency's 95th percentile that MLflow keeps beside them.
 SUMMARY_METRICS = (*METRICS, "inference_ms_p95")
@@ -191,25 +194,6 @@ def _train_with_progress(spec: Any, settings: Settings, uri: str, work_dir: Path
 # ---- evaluate -----------------------------------------------------------------------------------
 
 
-def _finished_model_runs(client: Any, dataset: str | None, model: str | None = None) -> list[Any]:
-    """FINISHED training runs (they carry a `model` tag), best test accuracy first."""
-    from fer_models.tracking.run_logger import EXPERIMENT_PREFIX, experiment_name_for
-
-    if dataset:
-        exp = client.get_experiment_by_name(experiment_name_for(dataset))
-        experiments = [exp] if exp else []
-    else:
-        experiments = [e for e in client.search_experiments() if e.name.startswith(EXPERIMENT_PREFIX)]
-    if not experiments:
-        return []
-    query = "attributes.status = 'FINISHED'"
-    if model:
-        query += f" and tags.model = '{model}'"
-    runs = client.search_runs([e.experiment_id for e in experiments], filter_string=query,
-                              order_by=["metrics.test_accuracy DESC"], max_results=5000)
-    return [r for r in runs if "model" in r.data.tags and "test_accuracy" in r.data.metrics]
-
-
 @click.command("evaluate")
 @click.option("--model", required=True, help="Model name whose trained run to evaluate.")
 @click.option("--run-id", default=None, help="A specific MLflow run (default: that model's best run).")
@@ -217,61 +201,54 @@ def _finished_model_runs(client: Any, dataset: str | None, model: str | None = N
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def evaluate_command(model: str, run_id: str | None, dataset: str | None, as_json: bool) -> None:
     """Re-evaluate the best (or named) trained run of a model on its test split, from the logged model."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+    from fer_models.tracking.runs import RunNotFound, TrainingRuns
 
     settings = get_settings()
     uri = tracking_uri_for(settings)
-    client = MlflowClient(tracking_uri=uri)
+    runs = TrainingRuns(uri)
     if run_id:
         try:
-            run = client.get_run(run_id)
-        except MlflowException:
-            raise FerBenchError(f"no MLflow run {run_id!r} at {uri}; list runs with `ferbench visualize` or the UI") from None
-        if run.data.tags.get("model") != model:
-            raise FerBenchError(f"run {run_id} trained {run.data.tags.get('model')!r}, not {model!r}")
+            run = runs.get(run_id)
+        except RunNotFound as exc:
+            raise FerBenchError(f"{exc}; list runs with `ferbench visualize` or the UI") from None
+        if run.model != model:
+            raise FerBenchError(f"run {run_id} trained {run.model!r}, not {model!r}")
     else:
-        runs = _finished_model_runs(client, dataset, model)
-        if not runs:
+        finished = runs.finished(dataset=dataset, model=model)
+        if not finished:
             where = f" on dataset {dataset!r}" if dataset else ""
             raise FerBenchError(f"no finished run of model {model!r}{where} at {uri}; train one with "
                                 f"`ferbench train --model {model}`")
-        run = runs[0]
-    evaluation, run = _evaluate_run(client, uri, run, settings)
+        run = finished[0]
+    evaluation = _evaluate_run(runs, run, settings)
     metrics = evaluation.metrics
-    payload = {"run_id": run.info.run_id, "model": model, "dataset": run.data.tags.get("dataset"),
+    payload = {"run_id": run.run_id, "model": model, "dataset": run.dataset,
                "metrics": metrics, "per_class": evaluation.report.per_class,
                "confusion_matrix": evaluation.report.confusion_matrix,
-               "logged_test_accuracy": run.data.metrics.get("test_accuracy")}
+               "logged_test_accuracy": run.metrics.get("test_accuracy")}
     if as_json:
         click.echo(json.dumps(payload, indent=2))
         return
     console = Console()
-    console.print(_metrics_table(metrics, f"{model} on {payload['dataset']} (run {run.info.run_id})"))
+    console.print(_metrics_table(metrics, f"{model} on {payload['dataset']} (run {run.run_id})"))
     console.print(_per_class_table(evaluation.report.per_class))
 
 
-def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[Any, Any]:
-    import mlflow
-
+def _evaluate_run(runs: TrainingRuns, run: TrainedRun, settings: Settings) -> Any:
     from fer_models.data.catalog import load_dataset
     from fer_models.evaluation.evaluate import evaluate_model
     from fer_models.tracking.keras_model import load_keras_model
 
-    tags, params = run.data.tags, run.data.params
-    dataset = load_dataset(tags["dataset"], data_dir=settings.data_dir, cache_dir=settings.cache_dir,
-                           split_seed=int(params.get("split_seed", 42)))
-    if tags.get("split_fingerprint") and dataset.split_fingerprint != tags["split_fingerprint"]:
+    dataset = load_dataset(run.tags["dataset"], data_dir=settings.data_dir, cache_dir=settings.cache_dir,
+                           split_seed=int(run.params.get("split_seed", 42)))
+    if run.split_fingerprint and dataset.split_fingerprint != run.split_fingerprint:
         raise FerBenchError(
-            f"dataset {tags['dataset']!r} no longer gives run {run.info.run_id}'s split "
-            f"(fingerprint {dataset.split_fingerprint} != {tags['split_fingerprint']}): its data changed"
+            f"dataset {run.dataset!r} no longer gives run {run.run_id}'s split "
+            f"(fingerprint {dataset.split_fingerprint} != {run.split_fingerprint}): its data changed"
         )
-    local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="model", tracking_uri=uri)
-    keras_model = load_keras_model(local)
+    keras_model = load_keras_model(str(runs.download_model(run.run_id)))
     x_test, y_test = dataset.subset("test")
-    evaluation = evaluate_model(keras_model, x_test, y_test, list(dataset.class_names),
-                                tta=params.get("tta", "none"))
-    return evaluation, run
+    return evaluate_model(keras_model, x_test, y_test, list(dataset.class_names), tta=run.params.get("tta", "none"))
 
 
 # ---- visualize ----------------------------------------------------------------------------------
@@ -284,22 +261,22 @@ def _evaluate_run(client: Any, uri: str, run: Any, settings: Settings) -> tuple[
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 def visualize_command(out_dir: Path | None, dataset: str | None, as_json: bool) -> None:
     """Comparison charts across finished runs (best run per model), as PNGs also logged to MLflow."""
-    from mlflow.tracking import MlflowClient
+    from fer_models.tracking.runs import TrainingRuns
 
     settings = get_settings()
     uri = tracking_uri_for(settings)
-    client = MlflowClient(tracking_uri=uri)
+    runs = TrainingRuns(uri)
     out_dir = out_dir or settings.home / "charts"
-    runs = _finished_model_runs(client, dataset)
-    if not runs:
+    finished = runs.finished(dataset=dataset)
+    if not finished:
         where = f" on dataset {dataset!r}" if dataset else ""
         raise FerBenchError(f"no finished training runs{where} at {uri}; train some with `ferbench train`")
     written: dict[str, list[str]] = {}
-    by_dataset: dict[str, list[Any]] = {}
-    for run in runs:
-        by_dataset.setdefault(run.data.tags["dataset"], []).append(run)
+    by_dataset: dict[str, list[TrainedRun]] = {}
+    for run in finished:
+        by_dataset.setdefault(run.tags["dataset"], []).append(run)
     for name, dataset_runs in sorted(by_dataset.items()):
-        paths = _charts_for_dataset(client, uri, name, dataset_runs, out_dir / name)
+        paths = _charts_for_dataset(runs, name, dataset_runs, out_dir / name)
         written[name] = [str(p) for p in paths]
     if as_json:
         click.echo(json.dumps({"out": str(out_dir), "charts": written}, indent=2))
@@ -310,31 +287,25 @@ def visualize_command(out_dir: Path | None, dataset: str | None, as_json: bool) 
             click.echo(f"  {path}")
 
 
-def _charts_for_dataset(client: Any, uri: str, dataset: str, runs: list[Any], out_dir: Path) -> list[Path]:
-    import mlflow
-
+def _charts_for_dataset(runs: TrainingRuns, dataset: str, finished: list[TrainedRun], out_dir: Path) -> list[Path]:
     from fer_models.evaluation.plots import RunSummary, comparison_charts
 
     # Numbers from different splits are never compared: keep the split most runs share.
-    by_split: dict[str, list[Any]] = {}
-    for run in runs:
-        by_split.setdefault(run.data.tags.get("split_fingerprint", ""), []).append(run)
-    runs = max(by_split.values(), key=len)
-    best: dict[str, Any] = {}
-    for run in runs:  # already sorted best first
-        best.setdefault(run.data.tags["model"], run)
+    by_split: dict[str, list[TrainedRun]] = {}
+    for run in finished:
+        by_split.setdefault(run.split_fingerprint or "", []).append(run)
+    best: dict[str, TrainedRun] = {}
+    for run in max(by_split.values(), key=len):  # already sorted best first
+        best.setdefault(run.tags["model"], run)
     summaries, class_names = [], None
     for model, run in best.items():
         report: dict[str, Any] = {}
         try:
-            path = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="per_class_report.json",
-                                                       tracking_uri=uri)
-            report = json.loads(Path(path).read_text())
+            report = runs.report(run.run_id)
         except Exception as exc:  # a run without its report still gets its bars and dots
-            click.echo(f"warning: run {run.info.run_id} has no per-class report ({exc})", err=True)
+            click.echo(f"warning: run {run.run_id} has no per-class report ({exc})", err=True)
         class_names = class_names or report.get("class_names")
-        metrics = {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")}
-        summaries.append(RunSummary(model=model, run_id=run.info.run_id, metrics=metrics,
+        summaries.append(RunSummary(model=model, run_id=run.run_id, metrics=run.test_metrics(),
                                     per_class=report.get("per_class", {}),
                                     confusion_matrix=report.get("confusion_matrix")))
     if class_names is None:
@@ -342,7 +313,7 @@ def _charts_for_dataset(client: Any, uri: str, dataset: str, runs: list[Any], ou
 
         class_names = list(CLASS_NAMES)
     paths = comparison_charts(summaries, class_names, out_dir, dataset=dataset)
-    _log_charts(uri, dataset, paths, [s.run_id for s in summaries])
+    _log_charts(runs.tracking_uri, dataset, paths, [s.run_id for s in summaries])
     return paths
 
 
