@@ -17,6 +17,19 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+class ModelOut(BaseModel):
+    """One catalogue entry (fer_models.models.registry.ModelInfo.to_dict)."""
+
+    name: str
+    family: str
+    description: str
+    defaults: dict[str, Any] = Field(description="Every hyperparameter's default")
+    hyperparameters: dict[str, Any] = Field(description="JSON schema of the model's hyperparameters")
+    min_input_size: int
+    default_input_size: int
+    imagenet_weights: bool
+
+
 class Problem(BaseModel):
     detail: Any = Field(description="What was wrong; for 422 a list of {loc, msg, type}")
 

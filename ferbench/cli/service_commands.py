@@ -1,7 +1,8 @@
 """`ferbench up | submit | status | leaderboard | demo`: the service from the command line.
 
-`up` and `demo` run the stack (ferbench.stack); the others are HTTP clients of a running API, so
-they work the same against `ferbench up`, docker compose or a remote server (--api-url).
+`up` and `demo` run the stack (ferbench.stack); the others talk to a running API through
+ferbench.client, so they work the same against `ferbench up`, docker compose or a remote server
+(--api-url). What they print is read from the API's JSON bodies, the same that `--json` prints.
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
+from api.schemas import ExperimentOut, LeaderboardEntryOut
 from fer_models.errors import FerBenchError
 from fer_models.vocabulary import FINISHED
 from ferbench.cli.formatting import format_metric
 from ferbench.cli.options import parse_hyperparameters
+from ferbench.client import ApiClient, ApiError
 from ferbench.settings import Settings, get_settings
 
 # The write-up's comparison, smallest first. The default demo keeps to models that train in about
@@ -27,86 +30,28 @@ DEMO_MODELS = ("cnn-small", "cnn-lstm", "cnn-attention", "mini-xception", "mobil
 DEMO_EPOCHS = 3
 
 
-class ApiError(FerBenchError):
-    """The API answered with an error, or could not be reached."""
-
-
 def api_url_option(func: Any) -> Any:
     return click.option(
         "--api-url", default=None, metavar="URL", help="Base URL of the API (default http://FERBENCH_API_HOST:FERBENCH_API_PORT)."
     )(func)
 
 
-def default_api_url(settings: Settings) -> str:
-    return f"http://{settings.api_host}:{settings.api_port}"
-
-
-class ApiClient:
-    """The few calls the CLI makes; every failure becomes one readable ApiError."""
-
-    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        headers = {"X-API-Key": api_key} if api_key else {}
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach the API at {self.base_url} ({exc}); start it with `ferbench up` or pass --api-url") from exc
-        if response.status_code >= 400:
-            raise ApiError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
-        return response.json() if response.content else None
-
-    def submit(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        answer = self.request("POST", "/experiments", json=body)
-        if isinstance(answer, dict) and isinstance(answer.get("experiments"), list):
-            return list(answer["experiments"])
-        return list(answer) if isinstance(answer, list) else [answer]
-
-    def experiment(self, experiment_id: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/experiments/{experiment_id}"))
-
-    def leaderboard(self, **params: Any) -> list[dict[str, Any]]:
-        answer = self.request("GET", "/leaderboard", params={k: v for k, v in params.items() if v is not None})
-        if isinstance(answer, dict):
-            for key in ("entries", "items", "results"):
-                if isinstance(answer.get(key), list):
-                    return list(answer[key])
-        return list(answer)
-
-    def models(self) -> list[dict[str, Any]]:
-        answer = self.request("GET", "/models")
-        return list(answer["models"] if isinstance(answer, dict) else answer)
-
-    def close(self) -> None:
-        self._http.close()
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    detail = body.get("detail", body) if isinstance(body, dict) else body
-    if isinstance(detail, list):  # FastAPI validation errors: one "field: message" per problem
-        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail if isinstance(d, dict))
-    return detail if isinstance(detail, str) else json.dumps(detail)
-
-
 def _client(api_url: str | None) -> ApiClient:
-    settings = get_settings()
-    keys = settings.api_key_list
-    return ApiClient(api_url or default_api_url(settings), api_key=keys[0] if keys else None)
+    return ApiClient.from_settings(get_settings(), api_url)
 
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def describe_progress(exp: dict[str, Any]) -> str:
+def json_body(exp: ExperimentOut) -> dict[str, Any]:
+    """The experiment's body as the API sends it: what --json prints and the lines below read."""
+    return exp.model_dump(mode="json")
+
+
+def describe_progress(exp: Mapping[str, Any]) -> str:
     """One line: status, epoch k/n, latest metrics (whatever of them the API reports)."""
-    parts = [f"{exp.get('id', '?')} {exp.get('spec', {}).get('model', exp.get('model', ''))} {exp.get('status')}"]
+    parts = [f"{exp.get('id', '?')} {exp.get('model', '')} {exp.get('status')}"]
     progress = exp.get("progress") or {}
     if progress.get("epoch") is not None and progress.get("epochs"):
         parts.append(f"epoch {progress['epoch']}/{progress['epochs']}")
@@ -125,47 +70,40 @@ def metric_lines(metrics: dict[str, Any]) -> list[str]:
     return [f"  {key:<20} {format_metric(key, value)}" for key, value in sorted(metrics.items())]
 
 
-def describe_outcome(exp: dict[str, Any]) -> str:
+def describe_outcome(exp: Mapping[str, Any]) -> str:
     """The last line `submit` prints for an experiment: id, status and, once there, the test accuracy."""
     accuracy = (exp.get("metrics") or {}).get("accuracy")
     shown = f"  test accuracy {format_metric('accuracy', accuracy)}" if accuracy is not None else ""
     return f"{exp['id']}  {exp.get('status')}{shown}"
 
 
-def print_leaderboard(entries: list[dict[str, Any]], metric: str) -> None:
+def print_leaderboard(entries: Sequence[LeaderboardEntryOut], metric: str) -> None:
     if not entries:
         click.echo("The leaderboard is empty (no finished experiment matches).")
         return
     click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {metric:>18}  {'seeds':>5}  experiment")
-    for rank, entry in enumerate(entries, 1):
-        value = _metric_cell(entry, metric)
-        seeds = entry.get("n_seeds", entry.get("seeds", 1))
-        click.echo(f"{rank:>3}  {entry.get('model', '?'):<16} {entry.get('dataset', '?'):<12} {value:>18}  {seeds!s:>5}  {entry.get('experiment_id', '')}")
+    for entry in entries:
+        value = f"{entry.mean:.4f} ± {entry.std:.4f}" if entry.std is not None else f"{entry.mean:.4f}"
+        click.echo(f"{entry.rank:>3}  {entry.model:<16} {entry.dataset:<12} {value:>18}  {entry.n_seeds!s:>5}  {entry.experiment_id}")
 
 
-def _metric_cell(entry: dict[str, Any], metric: str) -> str:
-    mean = entry.get("mean", entry.get("value", (entry.get("metrics") or {}).get(metric)))
-    std = entry.get("std")
-    if not isinstance(mean, int | float):
-        return "-"
-    return f"{mean:.4f} ± {std:.4f}" if isinstance(std, int | float) else f"{mean:.4f}"
-
-
-def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None,
+             quiet: bool = False) -> list[ExperimentOut]:
     """Poll until every experiment is finished, printing a line whenever one's progress changes."""
     last: dict[str, str] = {}
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         current = [client.experiment(i) for i in ids]
         for exp in current:
-            line = describe_progress(exp)
-            if not quiet and last.get(exp["id"]) != line:
+            line = describe_progress(json_body(exp))
+            if not quiet and last.get(exp.id) != line:
                 click.echo(line)
-                last[exp["id"]] = line
-        if all(exp.get("status") in FINISHED for exp in current):
+                last[exp.id] = line
+        running = [exp.id for exp in current if exp.status not in FINISHED]
+        if not running:
             return current
         if deadline is not None and time.monotonic() > deadline:
-            raise ApiError(f"experiments still running after {timeout_s:.0f} s: {', '.join(e['id'] for e in current if e.get('status') not in FINISHED)}")
+            raise ApiError(f"experiments still running after {timeout_s:.0f} s: {', '.join(running)}")
         time.sleep(poll_s)
 
 
@@ -244,22 +182,20 @@ def _print_urls(urls: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
 @api_url_option
 def submit_command(model: str, dataset: str | None, epochs: int | None, batch_size: int | None, learning_rate: float | None,
-                   optimizer: str | None, seed: int | None, hp: tuple[str, ...], repeats: int, wait: bool, as_json: bool,
-                   api_url: str | None) -> None:
+                   optimizer: str | None, seed: int | None, hp: tuple[str, ...], repeats: int, wait: bool,
+                   as_json: bool, api_url: str | None) -> None:
     """Submit an experiment (or REPEATS of it with different seeds) to the API."""
-    client = _client(api_url)
-    try:
-        body = spec_body(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         optimizer=optimizer, seed=seed, hyperparameters=parse_hyperparameters(hp) or None, repeats=repeats)
+    body = spec_body(model=model, dataset=dataset, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                     optimizer=optimizer, seed=seed, hyperparameters=parse_hyperparameters(hp) or None, repeats=repeats)
+    with _client(api_url) as client:
         experiments = client.submit(body)
         if wait:
-            experiments = wait_for(client, [e["id"] for e in experiments], quiet=as_json)
-    finally:
-        client.close()
+            experiments = wait_for(client, [e.id for e in experiments], quiet=as_json)
+    bodies = [json_body(e) for e in experiments]
     if as_json:
-        _echo_json(experiments)
+        _echo_json(bodies)
     else:
-        for exp in experiments:
+        for exp in bodies:
             click.echo(describe_outcome(exp))
 
 
@@ -269,19 +205,16 @@ def submit_command(model: str, dataset: str | None, epochs: int | None, batch_si
 @api_url_option
 def status_command(experiment_id: str, as_json: bool, api_url: str | None) -> None:
     """Show an experiment's status, progress, metrics and MLflow run."""
-    client = _client(api_url)
-    try:
+    with _client(api_url) as client:
         exp = client.experiment(experiment_id)
-    finally:
-        client.close()
     if as_json:
-        _echo_json(exp)
+        _echo_json(json_body(exp))
         return
-    click.echo(describe_progress(exp))
-    for line in metric_lines(exp.get("metrics") or {}):
+    click.echo(describe_progress(json_body(exp)))
+    for line in metric_lines(exp.metrics or {}):
         click.echo(line)
-    if exp.get("mlflow_url") or exp.get("mlflow_run_id"):
-        click.echo(f"  MLflow: {exp.get('mlflow_url') or exp.get('mlflow_run_id')}")
+    if exp.mlflow_url or exp.mlflow_run_id:
+        click.echo(f"  MLflow: {exp.mlflow_url or exp.mlflow_run_id}")
 
 
 @click.command("leaderboard")
@@ -295,16 +228,13 @@ def status_command(experiment_id: str, as_json: bool, api_url: str | None) -> No
 def leaderboard_command(metric: str, dataset: str | None, model: str | None, limit: int, best_per_model: bool,
                         as_json: bool, api_url: str | None) -> None:
     """Rank finished experiments by a metric."""
-    client = _client(api_url)
-    try:
-        entries = client.leaderboard(metric=metric, dataset=dataset, model=model, limit=limit,
-                                     best_per_model=str(best_per_model).lower() if best_per_model else None)
-    finally:
-        client.close()
+    with _client(api_url) as client:
+        board = client.leaderboard(metric=metric, dataset=dataset, model=model, limit=limit,
+                                   best_per_model=best_per_model)
     if as_json:
-        _echo_json(entries)
+        _echo_json([entry.model_dump(mode="json") for entry in board.entries])
     else:
-        print_leaderboard(entries, metric)
+        print_leaderboard(board.entries, metric)
 
 
 @click.command("demo")
@@ -326,22 +256,23 @@ def demo_command(models: str, epochs: int, repeats: int, dataset: str | None, ke
     code = 0
     try:
         _print_urls(urls)
-        client = ApiClient(urls.api, api_key=(settings.api_key_list or [None])[0])
-        known = {m["name"] for m in client.models()}
+        client = ApiClient.from_settings(settings, urls.api)
+        known = {m.name for m in client.models()}
         chosen = [m.strip() for m in models.split(",") if m.strip()]
         missing = [m for m in chosen if m not in known]
         if missing:
             raise click.BadParameter(f"unknown model(s) {', '.join(missing)}; available: {', '.join(sorted(known))}", param_hint="--models")
         click.echo(f"Comparing {', '.join(chosen)} on {dataset}, {epochs} epoch(s), {repeats} seed(s) each.")
-        ids = [e["id"] for m in chosen for e in client.submit({"model": m, "dataset": dataset, "epochs": epochs,
-                                                                **({"repeats": repeats} if repeats > 1 else {})})]
+        ids = [e.id for m in chosen for e in client.submit({"model": m, "dataset": dataset, "epochs": epochs,
+                                                             **({"repeats": repeats} if repeats > 1 else {})})]
         finished = wait_for(client, ids, poll_s=2.0)
-        failed = [e for e in finished if e.get("status") != "succeeded"]
+        failed = [e for e in finished if e.status != "succeeded"]
         click.echo("")
-        print_leaderboard(client.leaderboard(metric="accuracy", dataset=dataset, limit=50), "accuracy")
+        print_leaderboard(client.leaderboard(metric="accuracy", dataset=dataset, limit=50).entries, "accuracy")
         click.echo(f"\nCompare the runs in the MLflow UI: {urls.mlflow_ui}")
         if failed:
-            click.echo(f"{len(failed)} experiment(s) did not succeed: " + "; ".join(describe_progress(e) for e in failed), err=True)
+            click.echo(f"{len(failed)} experiment(s) did not succeed: "
+                       + "; ".join(describe_progress(json_body(e)) for e in failed), err=True)
             code = 1
         client.close()
         if keep_running:

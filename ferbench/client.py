@@ -1,0 +1,111 @@
+"""A typed client of the FER Bench HTTP API: the calls the CLI makes, each answer parsed into the
+API's own response models (api.schemas), so a body that is not the documented shape is an error here
+rather than a guess in the caller.
+
+Every failure, whether the API is unreachable, answers an error status or answers an unexpected body,
+is one ApiError whose message says what went wrong and, where it can, what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from api.schemas import ExperimentOut, LeaderboardOut, ModelOut
+from fer_models.errors import FerBenchError
+from ferbench.settings import Settings
+
+T = TypeVar("T")
+
+# POST /experiments answers one experiment for a single spec, a list for a list body or repeats > 1.
+_SUBMITTED: TypeAdapter[ExperimentOut | list[ExperimentOut]] = TypeAdapter(ExperimentOut | list[ExperimentOut])
+_EXPERIMENT = TypeAdapter(ExperimentOut)
+_LEADERBOARD = TypeAdapter(LeaderboardOut)
+_MODELS = TypeAdapter(list[ModelOut])
+
+
+class ApiError(FerBenchError):
+    """The API answered with an error or an unexpected body, or could not be reached."""
+
+
+def default_api_url(settings: Settings) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}"
+
+
+class ApiClient:
+    """GET and POST on one API; use as a context manager, or call `close()`."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0, *,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers, transport=transport)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, base_url: str | None = None) -> ApiClient:
+        """A client of `base_url` (default: the API these settings start), with the first configured API key."""
+        keys = settings.api_key_list
+        return cls(base_url or default_api_url(settings), api_key=keys[0] if keys else None)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def submit(self, body: Mapping[str, Any]) -> list[ExperimentOut]:
+        """POST /experiments: the queued experiments, one per seed."""
+        answer = self._call(_SUBMITTED, "POST", "/experiments", json=dict(body))
+        return answer if isinstance(answer, list) else [answer]
+
+    def experiment(self, experiment_id: str) -> ExperimentOut:
+        return self._call(_EXPERIMENT, "GET", f"/experiments/{experiment_id}")
+
+    def leaderboard(self, *, metric: str = "accuracy", dataset: str | None = None, model: str | None = None,
+                    limit: int | None = None, best_per_model: bool = False) -> LeaderboardOut:
+        params: dict[str, Any] = {"metric": metric, "dataset": dataset, "model": model, "limit": limit,
+                                  "best_per_model": "true" if best_per_model else None}
+        return self._call(_LEADERBOARD, "GET", "/leaderboard",
+                          params={k: v for k, v in params.items() if v is not None})
+
+    def models(self) -> list[ModelOut]:
+        return self._call(_MODELS, "GET", "/models")
+
+    def _call(self, shape: TypeAdapter[T], method: str, path: str, **kwargs: Any) -> T:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach the API at {self.base_url} ({exc}); start it with `ferbench up` "
+                           "or pass --api-url") from exc
+        if response.status_code >= 400:
+            raise ApiError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
+        try:
+            return shape.validate_json(response.content)
+        except ValidationError as exc:
+            raise ApiError(f"{method} {path} answered a body this client does not know "
+                           f"({exc.error_count()} problem(s), first: {_first_problem(exc)}); "
+                           f"is {self.base_url} a FER Bench API of this version?") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}"
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # FastAPI validation errors: one "field: message" per problem
+        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail if isinstance(d, dict))
+    return detail if isinstance(detail, str) else json.dumps(detail)
