@@ -77,9 +77,9 @@ class EarlyStoppingSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    patience: Patience = 5
-    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    restore_best_weights: bool = True
+    patience: Patience = Field(default=5, description="Epochs without improvement before training stops")
+    monitor: Literal["val_loss", "val_accuracy"] = Field(default="val_loss", description="The validation metric watched")
+    restore_best_weights: bool = Field(default=True, description="End with the weights of the best epoch")
 
 
 class ExperimentSpec(BaseModel):
@@ -89,26 +89,28 @@ class ExperimentSpec(BaseModel):
 
     model: str = Field(description="Model name from the catalogue (`ferbench models`)")
     dataset: str = Field(default="synthetic", description="Dataset name (`ferbench datasets`)")
-    epochs: Epochs = 10
-    batch_size: BatchSize = 64
-    learning_rate: LearningRate = 1e-3
-    optimizer: Literal["adam", "sgd", "adamw"] = "adam"
-    momentum: Momentum = Field(default=0.9, description="SGD momentum (ignored by adam/adamw)")
+    epochs: Epochs = Field(default=10, description="Epochs")
+    batch_size: BatchSize = Field(default=64, description="Batch size")
+    learning_rate: LearningRate = Field(default=1e-3, description="Learning rate")
+    optimizer: Literal["adam", "sgd", "adamw"] = Field(default="adam", description="Optimizer")
+    momentum: Momentum = Field(default=0.9, description="SGD momentum in [0, 1) (ignored by adam/adamw)")
     nesterov: bool = Field(default=False, description="Nesterov momentum (sgd only)")
-    weight_decay: WeightDecay = 0.0
-    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    weight_decay: WeightDecay = Field(default=0.0, description="Weight decay in [0, 1]")
+    lr_schedule: Literal["constant", "cosine", "plateau"] = Field(default="constant", description="Learning-rate schedule")
     warmup_epochs: WarmupEpochs = Field(default=0, description="Linear warm-up epochs; fewer than `epochs`")
-    label_smoothing: LabelSmoothing = 0.0
-    class_weighting: Literal["none", "balanced"] = "none"
+    label_smoothing: LabelSmoothing = Field(default=0.0, description="Label smoothing, 0 to 0.5")
+    class_weighting: Literal["none", "balanced"] = Field(default="none", description="Class weights in the loss "
+                                                          "(balanced: inverse class frequency)")
     augmentation: str = Field(default="none", description="Augmentation preset name")
     early_stopping: EarlyStoppingSpec | None = Field(default=None, description="Off when null")
-    input_size: InputSize | None = Field(default=None, description="Resize inside the model; null: the model's default")
-    seed: Seed = 0
-    split_seed: Seed = 42
+    input_size: InputSize | None = Field(default=None, description="Size the model resizes its input to; unset: the model's default")
+    seed: Seed = Field(default=0, description="Seed of the weights' initialisation, shuffling and augmentation")
+    split_seed: Seed = Field(default=42, description="Seed of the train/validation/test split")
     time_budget_minutes: BudgetMinutes | None = Field(default=None, description="Stop gracefully after this much training")
-    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Checked against the model's schema")
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Model hyperparameters, checked against "
+                                                                              "the model's schema")
     weights: str = Field(default="none", description="none or imagenet (the CLI also accepts a .weights.h5/.keras file)")
-    tta: Literal["none", "flip", "ten_crop"] = "none"
+    tta: Literal["none", "flip", "ten_crop"] = Field(default="none", description="Test-time augmentation")
 
     @field_validator("model")
     @classmethod

@@ -19,9 +19,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from fer_models.errors import FerBenchError
+from fer_models.training.spec import ExperimentSpec, parse_spec
 from fer_models.vocabulary import METRICS
 from ferbench.cli.formatting import format_metric
-from ferbench.cli.options import parse_hyperparameters
+from ferbench.cli.options import model_data, model_options, with_options
 from ferbench.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # MLflow loads when a command needs it, not for `ferbench --help`
@@ -92,52 +93,24 @@ def _cooperative_interrupt() -> Iterator[dict[str, bool]]:
 # ---- train --------------------------------------------------------------------------------------
 
 
+# One option per spec field. `names`: where the CLI has always used another name than the derived one.
+TRAIN_OPTIONS = model_options(
+    ExperimentSpec,
+    names={"learning_rate": ("--learning-rate", "--lr"), "early_stopping.restore_best_weights": ("--restore-best-weights",),
+           "hyperparameters": ("--hp",)},
+    metavars={"hyperparameters": "KEY=VALUE"},
+)
+
+
 @click.command("train")
-@click.option("--model", required=True, help="Model name (see `ferbench models`).")
-@click.option("--dataset", default=None, help="Dataset name (default synthetic; see `ferbench datasets`).")
-@click.option("--epochs", type=int, default=None, help="Epochs (1-1000, default 10).")
-@click.option("--batch-size", type=int, default=None, help="Batch size (1-4096, default 64).")
-@click.option("--learning-rate", "--lr", type=float, default=None, help="Learning rate (default 0.001).")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd", "adamw"]), default=None)
-@click.option("--momentum", type=float, default=None, help="SGD momentum [0, 1).")
-@click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum (sgd).")
-@click.option("--weight-decay", type=float, default=None)
-@click.option("--lr-schedule", type=click.Choice(["constant", "cosine", "plateau"]), default=None)
-@click.option("--warmup-epochs", type=int, default=None)
-@click.option("--label-smoothing", type=float, default=None, help="0 to 0.5.")
-@click.option("--class-weighting", type=click.Choice(["none", "balanced"]), default=None)
-@click.option("--augmentation", default=None, help="Augmentation preset name.")
-@click.option("--early-stopping-patience", type=int, default=None, help="Enable early stopping with this patience.")
-@click.option("--early-stopping-monitor", type=click.Choice(["val_loss", "val_accuracy"]), default=None)
-@click.option("--restore-best-weights/--no-restore-best-weights", default=None)
-@click.option("--input-size", type=int, default=None, help="Resize inside the model (default: the model's).")
-@click.option("--seed", type=int, default=None)
-@click.option("--split-seed", type=int, default=None)
-@click.option("--time-budget-minutes", type=float, default=None, help="Stop gracefully after this long.")
-@click.option("--hp", "hp", multiple=True, metavar="KEY=VALUE", help="Model hyperparameter (repeatable).")
-@click.option("--weights", default=None, help="none, imagenet, or a .weights.h5/.keras file.")
-@click.option("--tta", type=click.Choice(["none", "flip", "ten_crop"]), default=None, help="Test-time augmentation.")
+@with_options(TRAIN_OPTIONS)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Checkpoint folder; an interrupted run resumes when given the same folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def train_command(as_json: bool, work_dir: Path | None, hp: tuple[str, ...], early_stopping_patience: int | None,
-                  early_stopping_monitor: str | None, restore_best_weights: bool | None, **fields: Any) -> None:
+def train_command(as_json: bool, work_dir: Path | None, **values: Any) -> None:
     """Train and evaluate one model, logged to MLflow; prints a metrics table (or --json)."""
-    from fer_models.training.spec import parse_spec
-
     settings = get_settings()
-    data = {k: v for k, v in fields.items() if v is not None}
-    if hp:
-        data["hyperparameters"] = parse_hyperparameters(hp)
-    if any(v is not None for v in (early_stopping_patience, early_stopping_monitor, restore_best_weights)):
-        es: dict[str, Any] = {}
-        if early_stopping_patience is not None:
-            es["patience"] = early_stopping_patience
-        if early_stopping_monitor is not None:
-            es["monitor"] = early_stopping_monitor
-        if restore_best_weights is not None:
-            es["restore_best_weights"] = restore_best_weights
-        data["early_stopping"] = es
+    data = model_data(TRAIN_OPTIONS, values)
     spec = parse_spec(data, allow_weight_files=True)  # every spec error before anything heavy starts
     uri = tracking_uri_for(settings)
     if work_dir is None:

@@ -165,6 +165,21 @@ def test_train_shows_progress_and_a_metrics_table(env: dict[str, str]) -> None:
     assert "f1_macro" in result.stdout and "Per class" in result.stdout
 
 
+def test_train_has_an_option_for_every_spec_field_under_its_usual_name() -> None:
+    from fer_models.training.spec import EarlyStoppingSpec, ExperimentSpec
+
+    options = {name for param in cli.commands["train"].params for name in (*param.opts, *param.secondary_opts)}
+    for field in ExperimentSpec.model_fields:
+        if field not in ("early_stopping", "hyperparameters", "learning_rate"):
+            assert "--" + field.replace("_", "-") in options, field
+    for field in EarlyStoppingSpec.model_fields:
+        assert {f"--early-stopping-{field.replace('_', '-')}", f"--{field.replace('_', '-')}"} & options, field
+    assert {"--learning-rate", "--lr", "--hp", "--restore-best-weights", "--no-restore-best-weights", "--work-dir",
+            "--json"} <= options
+    shown = CliRunner().invoke(cli, ["train", "--help"]).output
+    assert "--hp KEY=VALUE" in shown and "Epochs (1-1000, default 10)." in shown
+
+
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as info:
         main(list(args))
