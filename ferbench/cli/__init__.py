@@ -1,1 +1,1 @@
-"""The `ferbench` command line: one module per group of subcommands."""
+"""The `ferbench` command line (application shell): one module per group of subcommands."""

@@ -1,1 +1,1 @@
-"""Local server processes the stack starts (Redis, MLflow tracking server)."""
+"""Local server processes the stack starts, Redis and the MLflow tracking server (application shell)."""
