@@ -6,6 +6,7 @@
   const { el, api } = FB;
   const ids = (FB.query().get("ids") || "").split(",").map((s) => s.trim()).filter(Boolean);
   const chosen = new Set(ids);
+  let loads = 0;  // only the latest filter's answer is shown
 
   function header(exps) {
     return el("tr", {}, el("th", { scope: "col" }, ""), ...exps.map((e) => el("th", { scope: "col", class: "num" },
@@ -52,7 +53,9 @@
     const form = document.getElementById("picker-filters");
     const params = new URLSearchParams({ status: "succeeded", limit: "200" });
     for (const name of ["model", "dataset"]) if (form.elements[name].value) params.set(name, form.elements[name].value);
+    const mine = ++loads;
     const answer = await api(`/experiments?${params}`);
+    if (mine !== loads) return;
     if (!answer.ok) { FB.notice(`Could not load the experiments: ${FB.detailText(answer.data)}`, "error"); return; }
     const rows = answer.data.items.map((e) => {
       const check = el("input", { type: "checkbox", value: e.id, "aria-label": `compare ${e.model} ${FB.shortId(e.id)}`,

@@ -8,6 +8,7 @@
   const LIMIT = 50;
   const POLL_MS = 2000;
   let offset = Number(FB.query().get("offset") || 0);
+  let loads = 0;  // a filter change and a poll can cross: only the latest request's answer is shown
 
   async function loadChoices() {
     const q = FB.query();
@@ -39,7 +40,9 @@
       if (values[name]) params.set(name, values[name]);
     }
     FB.setQuery({ ...values, offset: offset || "" });
+    const mine = ++loads;
     const answer = await api(`/experiments?${params}`);
+    if (mine !== loads) return true;
     if (!answer.ok) {
       FB.notice(`Could not load the experiments: ${FB.detailText(answer.data)}`, "error");
       return answer.status !== 401 && answer.status !== 403;  // keep trying through outages, not through refusals

@@ -9,6 +9,7 @@
   const COLUMNS = ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_macro", "inference_ms", "params", "train_seconds"];
   const selected = new Set();
   const splits = new Set();
+  let loads = 0;  // filters change faster than answers come: only the latest request's answer is shown
 
   function current() {
     const values = {};
@@ -81,7 +82,9 @@
     FB.setQuery(values);
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(values)) if (v !== "" && v !== false) params.set(k, v);
+    const mine = ++loads;
     const answer = await api(`/leaderboard?${params}`);
+    if (mine !== loads) return;
     const table = document.getElementById("board");
     if (!answer.ok) {
       FB.notice(`Could not load the leaderboard: ${FB.detailText(answer.data)}`, "error");
