@@ -47,6 +47,14 @@ class TrackingUnavailable(Exception):
     pass
 
 
+class RunMissing(Exception):
+    """The tracking server answers but has no such run (deleted, or another server's)."""
+
+
+def _missing(exc: Exception) -> bool:
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST"
+
+
 def _client(tracking_uri: str) -> Any:
     for name, value in _MLFLOW_HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)  # an operator's own setting wins
@@ -58,7 +66,9 @@ def _client(tracking_uri: str) -> Any:
 def _plot_names(tracking_uri: str, run_id: str) -> list[str]:
     try:
         files = _client(tracking_uri).list_artifacts(run_id, PLOTS_DIR)
-    except Exception as exc:  # noqa: BLE001 - any MLflow failure is "unavailable"; the cause goes to the log
+    except Exception as exc:  # noqa: BLE001 - any other MLflow failure is "unavailable"; the cause goes to the log
+        if _missing(exc):
+            raise RunMissing from None
         log.warning("listing the plots of run %s failed: %r", run_id, exc)
         raise TrackingUnavailable from None
     names = [Path(f.path).name for f in files if not f.is_dir]
@@ -85,6 +95,10 @@ def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[st
     return row.mlflow_run_id, uri
 
 
+def _run_missing(run_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"the tracking server has no run {run_id}")
+
+
 def _unavailable() -> HTTPException:
     return HTTPException(status_code=503, detail="the tracking server is unavailable; retry later",
                          headers={"Retry-After": "5"})
@@ -100,6 +114,8 @@ def list_plots(experiment_id: ExperimentId, session: Session = Depends(get_sessi
         return PlotList(experiment_id=experiment_id, mlflow_run_id=None, plots=[])
     try:
         names = _plot_names(uri, run_id)
+    except RunMissing:
+        raise _run_missing(run_id) from None
     except TrackingUnavailable:
         raise _unavailable() from None
     return PlotList(experiment_id=experiment_id, mlflow_run_id=run_id,
@@ -121,6 +137,8 @@ def get_plot(experiment_id: ExperimentId,
         if name not in _plot_names(uri, run_id):
             raise HTTPException(status_code=404, detail=f"no plot {name!r} for experiment {experiment_id!r}")
         body = _plot_bytes(uri, run_id, name)
+    except RunMissing:
+        raise _run_missing(run_id) from None
     except TrackingUnavailable:
         raise _unavailable() from None
     # A run's figures are written once, when it finishes.

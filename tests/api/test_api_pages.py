@@ -96,6 +96,10 @@ def test_plots_are_listed_and_proxied_from_the_tracking_server(make_client: Make
     no_run = _finished_with_run(client, db_url, None)
     assert client.get(f"/experiments/{no_run}/plots").json()["plots"] == []
     assert client.get(f"/experiments/{no_run}/plots/confusion_matrix.png").status_code == 404
+    elsewhere = _finished_with_run(client, db_url, "0" * 32)  # a run id the tracking server never had
+    for path in (f"/experiments/{elsewhere}/plots", f"/experiments/{elsewhere}/plots/confusion_matrix.png"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "has no run" in answer.json()["detail"], answer.text
 
 
 def test_a_tracking_server_outage_is_503_without_a_trace(make_client: MakeClient, db_url: str,

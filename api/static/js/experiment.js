@@ -68,7 +68,7 @@
     card.hidden = false;
     if (!answer.ok) {
       document.getElementById("plots-note").textContent = `Plots unavailable: ${FB.detailText(answer.data)}`;
-      return false;
+      return answer.status < 500;  // only an outage is worth asking again
     }
     if (!answer.data.plots.length) {
       document.getElementById("plots-note").textContent = "This run logged no plots.";
