@@ -60,6 +60,15 @@ def ui_api_with_keys(tmp_path_factory: pytest.TempPathFactory, ui_database: str,
         yield api
 
 
+@pytest.fixture(scope="session")
+def ui_api_closed(tmp_path_factory: pytest.TempPathFactory, ui_database: str, ui_broker: str,
+                  mlflow_server: MlflowServer) -> Iterator[LiveApi]:
+    """Reads need the key too (FERBENCH_READ_REQUIRES_KEY)."""
+    with _serve(tmp_path_factory, ui_database, ui_broker, mlflow_server.url,
+                FERBENCH_API_KEYS="page-key-0123456789", FERBENCH_READ_REQUIRES_KEY="true") as api:
+        yield api
+
+
 @pytest.fixture
 def db(ui_database: str) -> str:
     empty_tables(ui_database)

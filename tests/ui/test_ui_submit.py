@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.api.live_server import LiveApi
 from tests.ui.browser import console_errors, fits_width, requested_urls, screenshot, wait_for
+from tests.ui.conftest import finish, submit
 
 KEY = "page-key-0123456789"  # FERBENCH_API_KEYS of ui_api_with_keys
 
@@ -110,3 +111,18 @@ def test_writes_ask_for_a_key_kept_in_session_storage_and_never_in_urls_or_logs(
     assert KEY not in page.current_url
     log = ui_api_with_keys.log()
     assert "POST /experiments HTTP/1.1\" 202" in log and KEY not in log and "wrong-key" not in log
+
+
+def test_when_reads_need_the_key_a_page_asks_once_then_shows_its_data(page: webdriver.Chrome, ui_api_closed: LiveApi,
+                                                                       db: str) -> None:
+    (exp,) = submit(ui_api_closed, {"model": "cnn-small", "dataset": "synthetic", "epochs": 1}, key=KEY)
+    finish(db, exp["id"], 0.5)
+    page.get(f"{ui_api_closed.url}/")  # three reads at once are refused: one prompt answers them all
+    wait_for(lambda: page.find_element(By.ID, "key-dialog").is_displayed(), what="the key dialog")
+    page.find_element(By.ID, "key-input").send_keys(KEY)
+    page.find_element(By.CSS_SELECTOR, "#key-form button[value='save']").click()
+    wait_for(lambda: page.find_elements(By.CSS_SELECTOR, f"#board tr[data-experiment-id='{exp['id']}']"), what="the row")
+    assert not page.find_element(By.ID, "key-dialog").is_displayed()
+    assert [o.get_attribute("value") for o in page.find_elements(By.CSS_SELECTOR, "#f-model option")][1:3] == \
+        ["cnn-small", "cnn-medium"]  # the catalogue came through too
+    assert console_errors(page, answered=(401,)) == []

@@ -15,8 +15,15 @@ const FB = (() => {
     document.getElementById("key-button").classList.toggle("has-key", Boolean(getKey()));
   }
 
-  // Resolves true when the person entered a key, false when they cancelled.
+  // Resolves true when the person entered a key, false when they cancelled. Requests refused at the
+  // same time (a page loads several) share one prompt.
+  let asking = null;
   function askForKey(reason) {
+    if (!asking) asking = showKeyDialog(reason).finally(() => { asking = null; });
+    return asking;
+  }
+
+  function showKeyDialog(reason) {
     const dialog = document.getElementById("key-dialog");
     const input = document.getElementById("key-input");
     document.getElementById("key-reason").textContent = reason || "";
