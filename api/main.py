@@ -9,22 +9,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
-from api.routers import datasets, experiments, health, leaderboard, models
+from api.routers import datasets, experiments, health, leaderboard, models, pages, plots
 from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def _validation_body(errors: list[dict]) -> dict:
@@ -68,16 +72,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         resources.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's assets from its wheel: /docs works without internet.
+    app = FastAPIOffline(
         lifespan=lifespan,
+        # No spec validator badge: Swagger UI would send the schema to an outside service.
+        swagger_ui_parameters={"validatorUrl": None},
         title="FER Bench",
         version="0.1.0",
         description="Submit facial emotion recognition experiments, follow them, and rank the results.",
         debug=False,
     )
     app.state.resources = resources
-    for router in (health.router, models.router, datasets.router, experiments.router, leaderboard.router):
+    for router in (health.router, models.router, datasets.router, experiments.router, plots.router,
+                   leaderboard.router, pages.router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     experiments.document_ranges_in_force(app, settings)
     _install_error_handlers(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

@@ -14,8 +14,25 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-# /docs loads Swagger UI from a CDN; every other page may load nothing at all.
+# Every page loads from the API alone, so that it works offline and leaks nothing: /docs and /redoc
+# (assets from fastapi-offline's wheel; Swagger UI starts from an inline script, both style inline and
+# ReDoc searches in a blob: worker; ReDoc's footer logo would come from its CDN and is blocked); the web
+# pages (plots arrive as blob: URLs, fetched with the key header); every other answer loads nothing.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS_CSP = (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-inline'; "
+            b"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; worker-src 'self' blob:; "
+            b"connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+PAGE_CSP = (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; "
+            b"img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+            b"frame-ancestors 'none'")
+
+
+def _csp(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith(("/docs", "/redoc")):
+        return [DOCS_CSP]
+    if path == "/" or path.startswith("/ui/") or path == "/ui":
+        return [PAGE_CSP]
+    return [API_CSP]
 
 
 class _TooLarge(Exception):
@@ -84,12 +101,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = scope.get("path", "").startswith(("/docs", "/redoc"))
+        csp = _csp(scope.get("path", ""))
 
         async def with_headers(msg: Message) -> None:
             if msg["type"] == "http.response.start":
                 headers = [h for h in msg.get("headers", []) if h[0].lower() not in {k for k, _ in SECURITY_HEADERS}]
-                headers += SECURITY_HEADERS + ([] if is_docs else [API_CSP])
+                headers += SECURITY_HEADERS + csp
                 msg = {**msg, "headers": headers}
             await send(msg)
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     heartbeat_stale_s: float = Field(default=300.0, description="A running job with an older heartbeat has lost its worker")
     reaper_interval_s: float = Field(default=60.0, description="How often each worker looks for jobs of dead workers")
     db_write_attempts: int = Field(default=6, description="Tries of one worker database write before giving up")
+    kaggle_api_url: str = Field(default="https://www.kaggle.com/api/v1",
+                                description="Kaggle's REST API, for `ferbench datasets fetch` (a mirror or a test stand-in)")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     mlflow_host: str = "127.0.0.1"

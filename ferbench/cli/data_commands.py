@@ -1,4 +1,5 @@
-"""`ferbench preprocess` (decode a dataset once into the cache, print its data report) and `ferbench datasets`."""
+"""`ferbench preprocess` (decode a dataset once into the cache, print its data report), `ferbench datasets`
+and `ferbench datasets fetch`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.table import Table
 
 from fer_models.data.catalog import DEFAULT_SPLIT_SEED, list_datasets, load_dataset
 from fer_models.data.report import dataset_report
+from ferbench.kaggle_fetch import HOW_TO_GET_A_TOKEN, KAGGLE_DATASETS, FetchError, fetch, find_credentials
 from ferbench.settings import get_settings
 
 
@@ -51,10 +53,13 @@ def preprocess_command(name: str, source: Path | None, skip_bad: bool, split_see
         click.echo(report.to_text())
 
 
-@click.command("datasets")
+@click.group("datasets", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (what GET /datasets returns).")
-def datasets_command(as_json: bool) -> None:
+@click.pass_context
+def datasets_command(ctx: click.Context, as_json: bool) -> None:
     """List datasets: whether present, classes, split sizes, where found or how to get them."""
+    if ctx.invoked_subcommand is not None:
+        return
     settings = get_settings()
     infos = list_datasets(Path(settings.data_dir), Path(settings.cache_dir))
     if as_json:
@@ -70,6 +75,30 @@ def datasets_command(as_json: bool) -> None:
                       (info.source or "") if info.present else info.how_to_get)
     Console().print(table)
     click.echo(f"classes: {', '.join(infos[0].classes)}" if infos else "")
+
+
+@datasets_command.command("fetch")
+@click.argument("name", type=click.Choice(sorted(KAGGLE_DATASETS)))
+@click.option("--force", is_flag=True, help="Download even when the dataset is already present.")
+def fetch_command(name: str, force: bool) -> None:
+    """Download NAME from Kaggle into the data folder (needs a Kaggle account's API token)."""
+    settings = get_settings()
+    data_dir = Path(settings.data_dir)
+    present = {info.name: info for info in list_datasets(data_dir, Path(settings.cache_dir))}
+    if present.get(name) and present[name].present and not force:
+        click.echo(f"{name} is already present ({present[name].source}); pass --force to download it again.")
+        return
+    credentials = find_credentials()
+    if credentials is None:
+        raise FetchError(f"no Kaggle credentials: {HOW_TO_GET_A_TOKEN}; or download "
+                         f"https://www.kaggle.com/datasets/{KAGGLE_DATASETS[name]} by hand and put the zip in {data_dir}")
+    with Progress(TextColumn(f"downloading {name}"), BarColumn(), TextColumn("{task.completed:,.0f} bytes"),
+                  transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(name, total=None)
+        path = fetch(name, data_dir, api_url=settings.kaggle_api_url, credentials=credentials, force=True,
+                     on_bytes=lambda done, total: bar.update(task, completed=done, total=total))
+    click.echo(f"Downloaded {name} to {path} ({path.stat().st_size / 1e6:.1f} MB); `ferbench preprocess --dataset "
+               f"{name}` decodes it once, or the first experiment on it does.")
 
 
 COMMANDS: list[click.Command] = [preprocess_command, datasets_command]

@@ -162,6 +162,7 @@ def up_command(workers: int, gpus: str | None) -> None:
 
 
 def _print_urls(urls: Any) -> None:
+    click.echo(f"Web pages:    {urls.api}/")  # first: where a person starts
     click.echo(f"API docs:     {urls.docs}")
     click.echo(f"MLflow UI:    {urls.mlflow_ui}")
     click.echo(f"Leaderboard:  {urls.leaderboard}")
