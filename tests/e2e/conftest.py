@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
-from service_processes import Service, migrate, postgres_database, service_env, start_worker
+from tests.e2e.service_processes import Service, migrate, postgres_database, service_env, start_worker
 from tests.support.face_folders import write_face_folders
 
 # Synthetic faces, few enough that an epoch takes a second on 2 busy cores (the built-in

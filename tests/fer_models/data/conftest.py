@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fer_data_fixtures import PER_CLASS_TEST, PER_CLASS_TRAIN, TinyFer, write_csv, write_tree, zip_tree
 
 from fer_models.data.synthetic import generate_faces
+from tests.fer_models.data.fer_data_fixtures import PER_CLASS_TEST, PER_CLASS_TRAIN, TinyFer, write_csv, write_tree, zip_tree
 
 
 @pytest.fixture(scope="session")
