@@ -1,4 +1,4 @@
-"""Run by test_model_zoo_training.py in ONE subprocess per Keras backend: every model fits a few odd batches.
+"""Run by test_zoo_training.py in ONE subprocess per Keras backend: every model fits a few odd batches.
 
 Batch 33 over 70 images gives two full batches and a partial one of 4, at the FER input size of 48
 where the model accepts it: the shapes that crashed mini-xception under TensorFlow's oneDNN.
