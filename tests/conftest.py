@@ -11,9 +11,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pytest
 
-# One real `mlflow server` and one database per backend for the whole session, shared by every
-# directory that needs them.
-pytest_plugins = ["tests.support.mlflow_fixtures", "tests.support.db_fixtures"]
+# One real `mlflow server`, one database per backend and one tiny FER2013 in every source form for the
+# whole session, shared by every directory that needs them.
+pytest_plugins = ["tests.support.mlflow_fixtures", "tests.support.db_fixtures", "tests.support.fer_data"]
 
 
 @pytest.fixture(autouse=True)

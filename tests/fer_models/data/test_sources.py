@@ -15,7 +15,7 @@ from fer_models.data.layouts import detect_source
 from fer_models.data.synthetic import generate_faces
 from fer_models.errors import DatasetError
 
-from tests.fer_models.data.fer_data_fixtures import tree_digest, write_csv, write_tree, zip_tree
+from tests.support.fer_data import tree_digest, write_csv, write_tree, zip_tree
 
 
 def _load(name, source, dirs, **kwargs):

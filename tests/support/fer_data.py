@@ -1,4 +1,5 @@
-"""Helpers that build dataset fixtures from synthetic faces: folder trees, zips, challenge CSVs."""
+"""Dataset fixtures from synthetic faces: folder trees, zips, challenge CSVs, and `tiny_fer`, one tiny dataset in
+every source form (registered in tests/conftest.py: the data-layer and the CLI tests use it)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fer_models.data.labels import EMOTIONS
+from fer_models.data.synthetic import generate_faces
 
 PER_CLASS_TRAIN = 10
 PER_CLASS_TEST = 3
@@ -58,3 +61,20 @@ def tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.fixture(scope="session")
+def tiny_fer(tmp_path_factory: pytest.TempPathFactory) -> TinyFer:
+    base = tmp_path_factory.mktemp("tiny-fer")
+    n_train, n_test = 7 * PER_CLASS_TRAIN, 7 * PER_CLASS_TEST
+    images, labels = generate_faces(n_train + n_test, seed=123)
+    labels = np.concatenate([np.arange(n_train) % 7, np.arange(n_test) % 7]).astype(np.int64)
+    is_test = np.arange(n_train + n_test) >= n_train
+    # File names numbered in canonical order (train, then test; by class) so every form lists alike.
+    order = np.lexsort((np.arange(labels.size), labels, is_test))
+    images, labels, is_test = images[order], labels[order], is_test[order]
+    folder = base / "kaggle"
+    write_tree(folder, images, labels, ["test" if t else "train" for t in is_test])
+    archive = base / "fer2013.zip"
+    zip_tree(folder, archive, prefix="fer2013/")
+    csv = base / "fer2013.csv"
+    write_csv(csv, images, labels, ["PrivateTest" if t else "Training" for t in is_test])
+    return TinyFer(images, labels, is_test, folder, archive, csv)

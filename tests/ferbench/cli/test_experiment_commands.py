@@ -136,7 +136,7 @@ def test_evaluate_reproduces_the_logged_test_accuracy(trained: dict[str, Any], e
 def test_evaluate_in_a_fresh_process_loads_the_custom_layers(trained: dict[str, Any], env: dict[str, str]) -> None:
     """As after a service training: this process never imported the builder that registered InputAdapter."""
     done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small", "--json"],
-                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[2],
+                          env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[3],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout)
@@ -219,7 +219,7 @@ def test_a_command_on_a_new_default_store_prints_only_its_own_line(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env.update(FERBENCH_HOME=str(tmp_path), FERBENCH_DATA_DIR=str(tmp_path / "data"))
     done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small"],
-                          env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+                          env=env, cwd=Path(__file__).resolve().parents[3], capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "no finished run" in done.stderr, done.stderr
     assert (tmp_path / "mlflow" / "mlflow.db").is_file()
