@@ -23,9 +23,10 @@ from typing import IO, Any
 import httpx
 
 from fer_models.errors import FerBenchError
-from ferbench.queue import GPU_QUEUE
+from ferbench.queue import GPU_QUEUE, make_celery
 from ferbench.services.ports import port_is_free
 from ferbench.services.process_group import stop_group
+from ferbench.services.readiness import tail, wait_until
 from ferbench.settings import Settings
 from ferbench.urls import redact_url as _redact
 
@@ -58,10 +59,7 @@ class ChildProcess:
         return self.process.poll() is None
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log_path, lines)
 
     def stop(self, grace_s: float = 15.0) -> None:
         """SIGTERM to the whole group, SIGKILL to whatever is left after `grace_s`."""
@@ -79,13 +77,26 @@ def spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd
     return ChildProcess(name=name, process=process, log_path=log_path, log_file=log_file)
 
 
-def worker_command(*, name: str = "worker", loglevel: str = "INFO") -> list[str]:
-    """The documented worker command line: one process, one task per child (GPU memory is freed on exit)."""
+def worker_command(*, name: str = "worker", loglevel: str = "INFO", concurrency: int = 1,
+                   max_tasks_per_child: int = 1) -> list[str]:
+    """The documented worker command line: one process, one task per child (GPU memory is freed on exit).
+
+    Benchmarks on CPU raise `concurrency` and `max_tasks_per_child` (TensorFlow imported once per child).
+    """
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "-Q", GPU_QUEUE, "-c", "1", "--max-tasks-per-child=1", "-P", "prefork",
+        "-Q", GPU_QUEUE, "-c", str(concurrency), f"--max-tasks-per-child={max_tasks_per_child}", "-P", "prefork",
         "-n", f"{name}@%h", f"--loglevel={loglevel}",
     ]
+
+
+def workers_answering(broker_url: str, settings: Settings | None = None, timeout_s: float = 1.0) -> int:
+    """How many Celery workers answer a ping on `broker_url` within `timeout_s`."""
+    app = make_celery(settings or Settings(), broker_url=broker_url)
+    try:
+        return len(app.control.ping(timeout=timeout_s) or [])
+    finally:
+        app.close()
 
 
 def api_command(host: str, port: int) -> list[str]:
@@ -106,22 +117,6 @@ def migrate(env: dict[str, str], log_dir: Path, timeout_s: float = 300.0) -> Non
     if done.returncode != 0:
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise StackError(f"database migration failed (ferbench db upgrade, exit {done.returncode}): {last[0]}")
-
-
-def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, alive: Callable[[], str | None]) -> None:
-    """Poll `check` until true; stop early with the child's log when a process died meanwhile."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        dead = alive()
-        if dead:
-            raise StackError(dead)
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001 - not up yet; any error means "try again"
-            pass
-        time.sleep(0.25)
-    raise StackError(f"{what} did not become healthy within {timeout_s:.0f} s")
 
 
 class Stack:
@@ -194,10 +189,10 @@ class Stack:
         self.children.append(spawn("api", api_command(s.api_host, s.api_port), env=env, log_dir=self.log_dir))
 
         api = f"http://{s.api_host}:{s.api_port}"
-        wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200,
-                   timeout_s=self.startup_timeout_s, what=f"the API at {api}/health", alive=self._first_death)
-        wait_until(lambda: self._workers_answering(broker_url) >= self.workers,
-                   timeout_s=self.startup_timeout_s, what="the worker", alive=self._first_death)
+        wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, timeout_s=self.startup_timeout_s,
+                   what=f"the API at {api}/health", died=self._first_death, error=StackError)
+        wait_until(lambda: workers_answering(broker_url, self.settings) >= self.workers, timeout_s=self.startup_timeout_s,
+                   what="the worker", died=self._first_death, error=StackError)
         self.urls = StackUrls(
             api=api, docs=f"{api}/docs", leaderboard=f"{api}/leaderboard",
             mlflow_ui=_ui_url(tracking_uri), broker=_redact(broker_url), database=_redact(env["FERBENCH_DATABASE_URL"]),
@@ -235,15 +230,6 @@ class Stack:
         )
         self._servers.append(server)
         return str(server.url)
-
-    def _workers_answering(self, broker_url: str) -> int:
-        from ferbench.queue import make_celery
-
-        app = make_celery(self.settings, broker_url=broker_url)
-        try:
-            return len(app.control.ping(timeout=1.0) or [])
-        finally:
-            app.close()
 
     def _first_death(self) -> str | None:
         for child in self.children:

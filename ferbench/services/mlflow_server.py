@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from fer_models.errors import FerBenchError
 from fer_models.tracking.uri import local_artifact_dir, local_artifact_root, sqlite_store_uri
 from ferbench.services.ports import free_port
 from ferbench.services.process_group import stop_group
+from ferbench.services.readiness import exited, wait_until
 
 
 class MlflowServerError(FerBenchError):
@@ -152,17 +152,14 @@ def start_mlflow_server(
     # The server's background job runner (huey consumers: several processes, ~250 MB each) serves
     # MLflow's GenAI jobs, which FER Bench never submits; it also delays shutdown.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    server.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    server.process = process
     log.close()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
-            code = server.process.returncode
-            server.process = None
-            raise MlflowServerError(f"mlflow server exited with code {code} on port {server.port}: {' | '.join(tail)}")
-        if health_ok(server.url):
-            return server
-        time.sleep(0.25)
-    server.stop()
-    raise MlflowServerError(f"mlflow server did not answer {server.url}/health within {timeout:.0f} s (log: {log_path})")
+    died = exited(process, f"mlflow server on port {server.port}", log_path, lines=5, sep=" | ")
+    try:
+        wait_until(lambda: health_ok(server.url), timeout_s=timeout, died=died, error=MlflowServerError,
+                   what=f"the mlflow server at {server.url}/health (log: {log_path})")
+    except BaseException:
+        server.stop()
+        raise
+    return server

@@ -10,13 +10,13 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_models.errors import FerBenchError
 from ferbench.services.ports import free_port, port_is_free
 from ferbench.services.process_group import stop_group
+from ferbench.services.readiness import exited, wait_until
 
 
 class RedisUnavailableError(FerBenchError):
@@ -112,14 +112,11 @@ def start_redis(
     # Own process group: a Ctrl-C in the terminal reaches the launcher, which then stops us in order.
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     server = RedisServer(host=host, port=port, data_dir=data_dir, process=process)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = data_dir / "redis.log"
-            tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
-            raise RedisUnavailableError(f"redis-server exited with code {process.returncode} on port {port}: {' | '.join(tail)}")
-        if ping(host, port):
-            return server
-        time.sleep(0.05)
-    server.stop()
-    raise RedisUnavailableError(f"redis-server did not answer on {host}:{port} within {timeout:.0f} s")
+    died = exited(process, f"redis-server on port {port}", data_dir / "redis.log", lines=3, sep=" | ")
+    try:
+        wait_until(lambda: ping(host, port), timeout_s=timeout, died=died, error=RedisUnavailableError,
+                   what=f"redis-server on {host}:{port}", interval_s=0.05)
+    except BaseException:
+        server.stop()
+        raise
+    return server
