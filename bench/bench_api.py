@@ -7,16 +7,13 @@ test accuracy) over 10,000 runs in MLflow's own store (SQLite file; PostgreSQL d
 SQL inserts into MLflow's tables after MLflow created and migrated the schema (creating 10,000 runs through
 the client takes minutes). It is timed from a client on the store itself and through `mlflow server`. Submissions go to a real Redis (an unused database number, purged after).
 
-    python bench/bench_api.py [--results 10000] [--queries 200] [--backends sqlite,postgresql] [--sqlite-analyze]
+    python -m bench.bench_api [--results 10000] [--queries 200] [--backends sqlite,postgresql] [--sqlite-analyze]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,16 +27,13 @@ import httpx
 import redis
 from sqlalchemy import create_engine, insert, text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from ferbench.db.crud import rebuild_result_groups, spec_key  # noqa: E402
-from ferbench.db.migrate import upgrade  # noqa: E402
-from ferbench.db.models import METRICS, Experiment, Result  # noqa: E402
-from ferbench.db.session import make_engine, make_session_factory  # noqa: E402
-from ferbench.services.mlflow_server import start_mlflow_server  # noqa: E402
-from ferbench.services.ports import free_port  # noqa: E402
-from tests.ferbench.db.backends import postgres_database, private_redis  # noqa: E402
+from ferbench.db.crud import rebuild_result_groups, spec_key
+from ferbench.db.migrate import upgrade
+from ferbench.db.models import METRICS, Experiment, Result
+from ferbench.db.session import make_engine, make_session_factory
+from ferbench.services.mlflow_server import start_mlflow_server
+from ferbench.testing.databases import postgres_database, private_redis
+from ferbench.testing.live_api import live_api
 
 MODELS = [("cnn-small", "cnn"), ("cnn-medium", "cnn"), ("vgg19", "vgg"), ("resnet50", "resnet"),
           ("mobilenet-v2", "mobilenet"), ("efficientnet-b0", "efficientnet"), ("convnext-tiny", "convnext"),
@@ -163,30 +157,6 @@ def time_mlflow(tracking_uri: str, experiment_id: str, repeats: int) -> tuple[li
     return times, top
 
 
-@contextmanager
-def api_server(db_url: str, broker_url: str, home: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "FERBENCH_HOME": str(home), "FERBENCH_DATA_DIR": str(home / "data"),
-           "FERBENCH_DATABASE_URL": db_url, "FERBENCH_BROKER_URL": broker_url, "MLFLOW_TRACKING_URI": str(home / "mlruns")}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
-                             "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/models", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the API did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 def bench_backend(backend: str, args: argparse.Namespace, rows: list[dict], broker_url: str, tmp: Path) -> dict:
     out: dict = {"backend": backend}
     with ExitStack() as stack:
@@ -196,7 +166,10 @@ def bench_backend(backend: str, args: argparse.Namespace, rows: list[dict], brok
         experiment_id, out["mlflow_fill_s"] = fill_mlflow(mlflow_url, rows, tmp / f"artifacts-{backend}")
         for url in (lb_url, mlflow_url):
             analyze(url, sqlite_too=args.sqlite_analyze)
-        base = stack.enter_context(api_server(lb_url, broker_url, tmp / f"home-{backend}"))
+        home = tmp / f"home-{backend}"
+        home.mkdir()
+        base = stack.enter_context(live_api(home=home, database_url=lb_url, broker_url=broker_url, log_level="warning",
+                                            access_log=False)).url
         with httpx.Client(base_url=base, timeout=30) as http:
             params = {"dataset": "synthetic", "metric": "accuracy", "limit": 20}
             for _ in range(10):  # warm-up: connection pool, query plans

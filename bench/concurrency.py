@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
@@ -28,6 +27,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -37,41 +37,18 @@ from ferbench.db.models import Experiment, Result
 from ferbench.db.session import make_engine
 from ferbench.services.mlflow_server import start_mlflow_server
 from ferbench.services.ports import free_port
+from ferbench.services.readiness import wait_until
 from ferbench.services.redis_server import start_redis
-from ferbench.stack import ChildProcess, api_command, migrate, spawn
-from tests.ferbench.db.backends import postgres_database
+from ferbench.stack import ChildProcess, api_command, first_death, migrate, spawn, worker_command, workers_answering
+from ferbench.testing.databases import postgres_database
+from ferbench.testing.face_folders import write_face_folders
+from ferbench.testing.worker import service_env
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN_URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATASET = "faces"
 TERMINAL = {"succeeded", "failed", "cancelled"}
 RECEIVED = re.compile(r"Task ferbench\.run_experiment\[([0-9a-f-]{36})\] received")
 FINISHED = re.compile(r"Task ferbench\.run_experiment\[([0-9a-f-]{36})\] succeeded in")
-
-
-def write_faces(data_dir: Path, n: int) -> None:
-    """`data_dir/faces/<emotion>/<i>.png`: n synthetic faces, balanced (as the tests' face folders)."""
-    from PIL import Image
-
-    from fer_models.data.labels import EMOTIONS
-    from fer_models.data.synthetic import generate_faces
-
-    images, labels = generate_faces(n, seed=0)
-    for emotion in EMOTIONS:
-        (data_dir / DATASET / emotion).mkdir(parents=True, exist_ok=True)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        Image.fromarray(image, mode="L").save(data_dir / DATASET / EMOTIONS[int(label)] / f"{i:05d}.png")
-
-
-def wait_for(check, what: str, timeout_s: float, children: list[ChildProcess]) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        for child in children:
-            if not child.alive():
-                raise RuntimeError(f"{child.name} exited while waiting for {what}:\n{child.log_tail(30)}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(1.0)
 
 
 def submit_all(api: str, experiments: int, clients: int, spec: dict) -> tuple[list[str], Counter[int], float]:
@@ -98,16 +75,6 @@ def submit_all(api: str, experiments: int, clients: int, spec: dict) -> tuple[li
     with ThreadPoolExecutor(clients) as pool:
         ids = [i for batch in pool.map(client, range(clients)) for i in batch]
     return ids, codes, time.perf_counter() - started
-
-
-def worker_ready(broker_url: str) -> bool:
-    from celery import Celery
-
-    probe = Celery(broker=broker_url)
-    try:
-        return bool(probe.control.ping(timeout=1.0))
-    finally:
-        probe.close()
 
 
 def mlflow_runs_per_experiment(tracking_uri: str) -> Counter[str]:
@@ -143,35 +110,29 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="ferbench-concurrency-") as tmp:
         home = Path(tmp)
-        write_faces(home / "data", args.faces)
-        database = postgres_database("concurrency", PG_ADMIN_URL) if args.backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
+        write_face_folders(home / "data", DATASET, n=args.faces)
+        database = postgres_database("concurrency") if args.backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
         children: list[ChildProcess] = []
         with database as database_url, start_redis(home / "redis", persistent=False) as redis_server, \
                 start_mlflow_server(home / "mlflow") as mlflow_server:
-            env = {**os.environ, "FERBENCH_HOME": str(home), "FERBENCH_DATA_DIR": str(home / "data"),
-                   "FERBENCH_DATABASE_URL": database_url, "FERBENCH_BROKER_URL": redis_server.url,
-                   "MLFLOW_TRACKING_URI": mlflow_server.url, "KERAS_BACKEND": "tensorflow",
-                   "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
+            env = service_env(home=home, database_url=database_url, broker_url=redis_server.url,
+                              tracking_uri=mlflow_server.url)
             migrate(env, home / "logs")
             try:
                 port = free_port()
                 api = f"http://127.0.0.1:{port}"
                 children.append(spawn("api", [*api_command("127.0.0.1", port), "--no-server-header"], env=env,
                                       log_dir=home / "logs", cwd=ROOT))
-                worker_cmd = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker", "-Q", "gpu",
-                              "-c", str(args.concurrency), f"--max-tasks-per-child={args.max_tasks_per_child}",
-                              "-P", "prefork", "-n", "bench@%h", "--loglevel=INFO"]
+                worker_cmd = worker_command(name="bench", concurrency=args.concurrency,
+                                            max_tasks_per_child=args.max_tasks_per_child)
                 children.append(spawn("worker", worker_cmd, env=env, log_dir=home / "logs", cwd=ROOT))
+                died = partial(first_death, children)
 
-                def api_up() -> bool:
-                    try:
-                        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                wait_for(api_up, "the API", 120, children)
+                wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, timeout_s=120,
+                           what="the API", died=died, error=RuntimeError, retry_on=(httpx.TransportError,), interval_s=1.0)
                 if not args.submit_while_worker_starts:
-                    wait_for(lambda: worker_ready(redis_server.url), "the worker", 180, children)
+                    wait_until(lambda: workers_answering(redis_server.url), timeout_s=180, what="the worker", died=died,
+                               error=RuntimeError, interval_s=1.0)
                 print(f"stack up in {home}; submitting", file=sys.stderr)
                 started = time.perf_counter()
                 ids, codes, submit_s = submit_all(api, args.experiments, args.clients, spec)
@@ -183,7 +144,8 @@ def main() -> int:
                     print(f"  {time.perf_counter() - started:6.0f} s  {dict(statuses)}", file=sys.stderr)
                     return sum(statuses[s] for s in TERMINAL) >= len(ids)
 
-                wait_for(all_finished, "every experiment to finish", args.timeout_s, children)
+                wait_until(all_finished, timeout_s=args.timeout_s, what="every experiment to finish", died=died,
+                           error=RuntimeError, retry_on=(), interval_s=1.0)
                 total_s = time.perf_counter() - started
                 worker_log = (home / "logs" / "worker.log").read_text(errors="replace")
                 with engine.connect() as conn:

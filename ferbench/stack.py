@@ -67,6 +67,14 @@ class ChildProcess:
         self.log_file.close()
 
 
+def first_death(children: list[ChildProcess]) -> str | None:
+    """What went wrong with the first child that has exited (its exit code and last log lines), else None."""
+    for child in children:
+        if not child.alive():
+            return f"{child.name} exited with code {child.process.returncode}; last lines of {child.log_path}:\n{child.log_tail()}"
+    return None
+
+
 def spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path | None = None) -> ChildProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -232,10 +240,7 @@ class Stack:
         return str(server.url)
 
     def _first_death(self) -> str | None:
-        for child in self.children:
-            if not child.alive():
-                return f"{child.name} exited with code {child.process.returncode}; last lines of {child.log_path}:\n{child.log_tail()}"
-        return None
+        return first_death(self.children)
 
     # -- stopping ---------------------------------------------------------------------------------
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
-from tests.ferbench.db.backends import private_redis, purge
+from ferbench.testing.databases import private_redis, purge
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from ferbench.db.models import Experiment
 from ferbench.db.session import make_engine
 from ferbench.services.redis_server import RedisServer
-from tests.api.live_server import LiveApi, live_api
-from tests.ferbench.db.backends import empty_tables
+from ferbench.testing.databases import empty_tables
+from ferbench.testing.live_api import LiveApi, live_api
 
 API_KEY = "clients-test-key-5f1c9e"
 HEADERS = {"X-API-Key": API_KEY}

@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error
 from api.main import create_app
 from ferbench.services.redis_server import RedisServer
 from ferbench.settings import Settings
-from tests.ferbench.db.backends import migrated_database
+from ferbench.testing.databases import migrated_database
 
 MAX_EXAMPLES = 80
 # What a leaked trace or internal error looks like in a body.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -17,12 +19,25 @@ from fastapi.testclient import TestClient
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.services.redis_server import RedisServer, start_redis
 from ferbench.settings import Settings
-from tests.e2e.service_processes import Service, migrate, postgres_database, service_env, start_worker
-from tests.support.face_folders import write_face_folders
+from ferbench.stack import migrate
+from ferbench.testing.databases import postgres_database
+from ferbench.testing.face_folders import write_face_folders
+from ferbench.testing.worker import WorkerProcess, service_env, start_worker
 
 # Synthetic faces, few enough that an epoch takes a second on 2 busy cores (the built-in
 # `synthetic` set has 4,200 and takes tens of seconds per epoch there).
 DATASET = "faces"
+
+
+@dataclass
+class Service:
+    """What a test gets: the API client, the worker process, the settings and the tracking URI."""
+
+    client: Any  # fastapi.testclient.TestClient
+    worker: WorkerProcess
+    settings: Any  # ferbench.settings.Settings
+    tracking_uri: str
+    backend: str
 
 
 @pytest.fixture(scope="session")
@@ -45,10 +60,10 @@ def service(
     write_face_folders(home / "data", DATASET, n=210)
     # Leftover messages of the other backend's module must not reach this one's worker.
     redis.Redis.from_url(e2e_broker.url).flushdb()
-    database = postgres_database() if backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
+    database = postgres_database("e2e") if backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
     with database as database_url:
         env = service_env(home=home, database_url=database_url, broker_url=e2e_broker.url, tracking_uri=mlflow_server.url)
-        migrate(env)
+        migrate(env, home / "logs")
         worker = start_worker(env, home / "worker.log", broker_url=e2e_broker.url)
         settings = Settings(home=home, data_dir=home / "data", database_url=database_url,
                             broker_url=e2e_broker.url, mlflow_tracking_uri=mlflow_server.url)

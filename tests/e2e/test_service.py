@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.e2e.service_processes import Service
+from tests.e2e.conftest import Service
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

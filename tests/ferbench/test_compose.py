@@ -10,11 +10,9 @@ from __future__ import annotations
 import importlib
 import os
 import re
-import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +20,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from ferbench.services.process_group import stop_group
+from ferbench.services.readiness import exited, wait_until
 from ferbench.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -288,24 +288,12 @@ def test_mlflow_entrypoint_runs_the_basic_auth_app_with_secrets_from_files(tmp_p
     base = f"http://127.0.0.1:{port}"
     search = f"{base}/api/2.0/mlflow/experiments/search?max_results=1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
+        wait_until(lambda: httpx.get(f"{base}/health", timeout=2).status_code == 200, timeout_s=120,
+                   what=f"{base}/health", died=exited(server, "the entrypoint", log, lines=40), error=AssertionError,
+                   retry_on=(httpx.TransportError,), interval_s=0.5)
         assert httpx.get(search, timeout=10).status_code == 401
         assert httpx.get(search, auth=("admin", "wrong"), timeout=10).status_code == 401
         assert httpx.get(search, auth=("admin", password), timeout=10).status_code == 200
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(5)
+        stop_group(server, 20)
     assert password not in log.read_text()

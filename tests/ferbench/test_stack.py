@@ -19,7 +19,7 @@ import pytest
 from ferbench.services.ports import free_port
 from ferbench.settings import Settings
 from ferbench.stack import Stack, StackError, _redact
-from tests.support.face_folders import write_face_folders
+from ferbench.testing.face_folders import write_face_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 

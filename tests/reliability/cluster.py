@@ -29,7 +29,7 @@ from ferbench.queue import enqueue_experiment, make_celery
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.services.redis_server import RedisServer
 from ferbench.settings import Settings
-from tests.e2e.service_processes import WorkerProcess, start_worker
+from ferbench.testing.worker import WorkerProcess, start_worker
 
 DATASET = "faces"
 TINY = {"model": "cnn-small", "dataset": DATASET, "batch_size": 16, "seed": 0}

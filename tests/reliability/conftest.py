@@ -12,10 +12,10 @@ import pytest
 from ferbench.db.migrate import upgrade
 from ferbench.services.mlflow_server import MlflowServer, start_mlflow_server
 from ferbench.services.redis_server import start_redis
-from tests.e2e.service_processes import service_env
+from ferbench.testing.face_folders import write_face_folders
+from ferbench.testing.worker import service_env
 from tests.reliability.cluster import DATASET, Cluster
 from tests.reliability.tcp_proxy import TcpProxy
-from tests.support.face_folders import write_face_folders
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from ferbench.services.redis_server import start_redis
 from ferbench.settings import Settings
-from tests.e2e.service_processes import postgres_database
+from ferbench.testing.databases import postgres_database
 from tests.reliability.cluster import TINY, Cluster, record_fault
 from tests.reliability.conftest import cluster
 from tests.reliability.tcp_proxy import TcpProxy
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory, proxy: TcpProxy) -> Iterator[tuple[Cluster, TestClient]]:
     home = tmp_path_factory.mktemp("client-faults")
-    with postgres_database() as database_url:
+    with postgres_database("faults") as database_url:
         through_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         # The worker drains the outbox every second (rows pending for longer than the send grace period).
         with cluster(home, database_url=database_url, reaper_interval_s=1) as built:

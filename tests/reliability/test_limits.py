@@ -19,9 +19,9 @@ from ferbench.db import crud
 from ferbench.db.migrate import upgrade
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.settings import Settings, get_settings
+from ferbench.testing.face_folders import write_face_folders
 from tests.reliability.cluster import DATASET, TINY, Cluster, local_counts, record_fault
 from tests.reliability.conftest import cluster
-from tests.support.face_folders import write_face_folders
 from worker import records
 from worker.execution import execute_experiment
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from ferbench.db.crud import worker_lost_message
-from tests.e2e.service_processes import postgres_database
+from ferbench.testing.databases import postgres_database
 from tests.reliability.cluster import Cluster, kill, record_fault
 from tests.reliability.conftest import cluster
 from tests.reliability.tcp_proxy import TcpProxy
@@ -27,7 +27,7 @@ MAX_ATTEMPTS = 2
 
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory: pytest.TempPathFactory, proxy: TcpProxy) -> Iterator[Cluster]:
-    with postgres_database() as database_url:
+    with postgres_database("faults") as database_url:
         through_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         assert through_proxy != database_url
         with cluster(tmp_path_factory.mktemp("worker-faults"), database_url=database_url,

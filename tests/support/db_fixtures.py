@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.ferbench.db.backends import BACKENDS, empty_tables, migrated_database
+from ferbench.testing.databases import BACKENDS, empty_tables, migrated_database
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

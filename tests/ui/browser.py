@@ -13,6 +13,8 @@ from typing import TypeVar
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from ferbench.services.readiness import wait_until
+
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -42,17 +44,7 @@ def start_chromium() -> webdriver.Chrome:
 
 def wait_for(condition: Callable[[], T], *, timeout_s: float = 15.0, what: str = "the page") -> T:
     """Polls `condition` until it returns something truthy; exceptions count as 'not yet'."""
-    deadline = time.monotonic() + timeout_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - an element not there yet, a stale one
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}" + (f" (last error: {last!r})" if last else ""))
+    return wait_until(condition, timeout_s=timeout_s, what=what, error=AssertionError, interval_s=0.1)
 
 
 def requested_urls(driver: webdriver.Chrome) -> list[str]:

@@ -15,8 +15,8 @@ from selenium import webdriver
 from ferbench.db import crud
 from ferbench.db.session import make_session_factory
 from ferbench.services.mlflow_server import MlflowServer
-from tests.api.live_server import LiveApi, live_api
-from tests.ferbench.db.backends import empty_tables, migrated_database, private_redis
+from ferbench.testing.databases import empty_tables, migrated_database, private_redis
+from ferbench.testing.live_api import LiveApi, live_api
 from tests.ui.browser import MISSING, start_chromium
 
 if MISSING:

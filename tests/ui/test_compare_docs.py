@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.api.live_server import LiveApi
+from ferbench.testing.live_api import LiveApi
 from tests.ui.browser import console_errors, fits_width, requested_urls, screenshot, wait_for
 from tests.ui.conftest import PER_CLASS, finish, submit
 

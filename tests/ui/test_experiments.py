@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import Select
 from ferbench.db import crud
 from ferbench.db.session import make_session_factory
 from ferbench.services.mlflow_server import MlflowServer
-from tests.api.live_server import LiveApi
+from ferbench.testing.live_api import LiveApi
 from tests.ui.browser import console_errors, fits_width, screenshot, wait_for
 from tests.ui.conftest import PER_CLASS, finish, log_plots_run, progress, start, submit
 

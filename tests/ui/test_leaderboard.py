@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from ferbench.services.mlflow_server import MlflowServer
-from tests.api.live_server import LiveApi
+from ferbench.testing.live_api import LiveApi
 from tests.ui.browser import console_errors, fits_width, screenshot, wait_for
 from tests.ui.conftest import finish, submit
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.face_folders import write_face_folders
+from ferbench.testing.face_folders import write_face_folders
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from fer_models.data.catalog import list_datasets
 from ferbench.kaggle_fetch import find_credentials
 from ferbench.services.ports import free_port
-from tests.support.face_folders import write_face_folders
+from ferbench.testing.face_folders import write_face_folders
 
 ROOT = Path(__file__).resolve().parents[3]
 USER, KEY = "ada", "0123456789abcdef"

@@ -22,7 +22,7 @@ from PIL import Image
 
 from ferbench.cli.main import cli, main
 from ferbench.settings import get_settings
-from tests.support.face_folders import write_face_folders
+from ferbench.testing.face_folders import write_face_folders
 
 DESIGN_METRICS = ("accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted",
                   "roc_auc_macro", "top2_accuracy", "train_seconds", "epoch_seconds", "inference_ms",

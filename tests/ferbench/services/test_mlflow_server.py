@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from ferbench.db.session import make_engine
 from ferbench.services.mlflow_server import start_mlflow_server
-from tests.ferbench.db.backends import postgres_database
+from ferbench.testing.databases import postgres_database
 
 
 def test_a_postgresql_store_is_migrated_served_and_holds_the_runs(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""Test databases on both backends and a private Redis database, created per session and removed after.
+"""Throwaway databases on both backends and a private Redis database, for tests and benchmarks; removed after.
 
-PostgreSQL: a uniquely named database on the machine's server (never anyone else's data).
+PostgreSQL: a uniquely named database on the machine's server (never anyone else's data), created
+through FERBENCH_TEST_POSTGRES_URL (default: the local server's `test` database).
 Redis: the machine's server, on a database number nobody is using; only our keys are deleted after.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,13 +18,13 @@ from sqlalchemy import text
 from ferbench.db.migrate import upgrade
 from ferbench.db.session import make_engine, normalise_url
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PG_ADMIN_URL = os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = "redis://127.0.0.1:6379"
 BACKENDS = ("sqlite", "postgresql")
 
 
 @contextmanager
-def postgres_database(purpose: str, admin_url: str = PG_ADMIN) -> Iterator[str]:
+def postgres_database(purpose: str, admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A new, empty, uniquely named PostgreSQL database, dropped afterwards; yields its URL."""
     import psycopg
 

@@ -1,4 +1,4 @@
-"""Tiny on-disk datasets for tests: synthetic faces written as PNGs in emotion-named folders."""
+"""Tiny on-disk datasets for tests and benchmarks: synthetic faces written as PNGs in emotion-named folders."""
 
 from __future__ import annotations
 
