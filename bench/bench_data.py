@@ -1,8 +1,8 @@
 """Data-layer benchmark: decoding FER2013 (zip and CSV) into the cache, loading the cache, and the
 augmented input pipeline, each against the naive way measured in the same run.
 
-    python -m bench.bench_data --zip /work/shared/datasets/fer2013-train.zip
-    (or FERBENCH_FER2013_ZIP=... python -m bench.bench_data)
+    python -m bench.bench_data --zip ../shared/datasets/fer2013-train.zip
+    (or FERBENCH_FER2013_ZIP=... python -m bench.bench_data; without either, ../shared/datasets/fer2013-train.zip)
     python -m bench.bench_data --images 5000          # quick: every k-th image of the zip, all classes
 """
 
@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench import DEFAULT_ZIP, fer2013_zip_path  # noqa: E402
 from fer_models.data.cache import caches_of, read_cache  # noqa: E402
 from fer_models.data.catalog import load_dataset  # noqa: E402
 from fer_models.data.labels import label_for_folder  # noqa: E402
@@ -127,14 +128,15 @@ def training_rate(images: np.ndarray, labels: np.ndarray, n: int = 2048) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--zip", type=Path, default=os.environ.get("FERBENCH_FER2013_ZIP"),
-                        help="FER2013 Kaggle zip (train/<emotion>/*.jpg); default $FERBENCH_FER2013_ZIP")
+    parser.add_argument("--zip", type=Path, default=fer2013_zip_path(),
+                        help="FER2013 Kaggle zip (train/<emotion>/*.jpg); default $FERBENCH_FER2013_ZIP or "
+                             f"{DEFAULT_ZIP}")
     parser.add_argument("--images", type=int, default=None,
                         help="only about this many images of the zip, from every class (at least 4096: the "
                              "pipeline is timed on batches of 512 from 4096 images)")
     args = parser.parse_args()
-    if not args.zip or not Path(args.zip).is_file():
-        parser.error("give --zip PATH or set FERBENCH_FER2013_ZIP to the FER2013 zip")
+    if not args.zip.is_file():
+        parser.error(f"no FER2013 zip at {args.zip}: give --zip PATH or set FERBENCH_FER2013_ZIP")
     if args.images is not None and args.images < 4096:
         parser.error("--images must be at least 4096")
     with tempfile.TemporaryDirectory(prefix="ferbench-bench-") as tmp:

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ZIP = ROOT.parent / "shared" / "datasets" / "fer2013-train.zip"
+from bench import ROOT, fer2013_zip_path
+
 # "tensorflow-noonednn": TensorFlow with oneDNN off, the workaround the fix avoided; its cost is the point.
 BACKENDS = {
     "tensorflow": {"KERAS_BACKEND": "tensorflow"},
@@ -111,7 +111,7 @@ def run_one(args: argparse.Namespace, model: str, backend: str) -> dict[str, Any
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--zip", type=Path, default=Path(os.environ.get("FERBENCH_FER2013_ZIP", DEFAULT_ZIP)))
+    parser.add_argument("--zip", type=Path, default=fer2013_zip_path())
     parser.add_argument("--models", default="", help="Comma-separated (default: every model of the zoo).")
     parser.add_argument("--backends", default="tensorflow,jax", help=f"Comma-separated, of {', '.join(BACKENDS)}.")
     parser.add_argument("--batch-size", type=int, default=59)

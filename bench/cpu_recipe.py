@@ -5,7 +5,7 @@ the work folder) with a time budget; when the budget ends the run stops graceful
 weights (lowest val_loss) are evaluated on the test split. Prints one JSON line with test accuracy,
 macro-F1 and the rest.
 
-    python -m bench.cpu_recipe --zip /work/shared/datasets/fer2013-train.zip            # 30 min
+    python -m bench.cpu_recipe --zip ../shared/datasets/fer2013-train.zip               # 30 min
     FERBENCH_FER2013_ZIP=/path/to/fer2013-train.zip python -m bench.cpu_recipe --minutes 1   # a smoke run
 
 The equivalent CLI call (after `ferbench preprocess --dataset fer2013 --source <zip>`):
@@ -28,7 +28,8 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-DEFAULT_ZIP = "/work/shared/datasets/fer2013-train.zip"
+from bench import DEFAULT_ZIP, fer2013_zip_path  # noqa: E402
+
 RECIPE = {
     "model": "cnn-medium",
     # Half-width cnn-medium: on 2 cores the full width gets too few epochs in 30 minutes to converge.
@@ -49,7 +50,7 @@ RECIPE = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--zip", default=os.environ.get("FERBENCH_FER2013_ZIP", DEFAULT_ZIP),
+    parser.add_argument("--zip", type=Path, default=fer2013_zip_path(),
                         help="FER2013 training zip (train/<emotion>/*.jpg); default $FERBENCH_FER2013_ZIP or "
                              f"{DEFAULT_ZIP}")
     parser.add_argument("--minutes", type=float, default=30.0, help="Training time budget (default 30).")

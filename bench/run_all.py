@@ -12,16 +12,13 @@ run) and `reliability` (it regenerates docs/reliability.md from the fault tests)
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cpu_recipe import DEFAULT_ZIP
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench import ROOT, fer2013_zip_path
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ BENCHMARKS = (
 
 
 def fer2013_zip() -> Path | None:
-    path = Path(os.environ.get("FERBENCH_FER2013_ZIP", DEFAULT_ZIP))
+    path = fer2013_zip_path()
     return path if path.is_file() else None
 
 

@@ -22,10 +22,11 @@ from ferbench.services.redis_server import RedisServer
 from ferbench.settings import Settings
 from ferbench.testing.databases import migrated_database
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: an absolute path in a body is a leak
 MAX_EXAMPLES = 80
 # What a leaked trace or internal error looks like in a body.
 LEAKS = re.compile(
-    r"Traceback|File \"|site-packages|/work/|\.py\b|sqlalchemy|psycopg|pydantic_core|kombu|redis\.exceptions|"
+    r"Traceback|File \"|site-packages|" + re.escape(str(ROOT)) + r"|\.py\b|sqlalchemy|psycopg|pydantic_core|kombu|redis\.exceptions|"
     r"\b\w+(?:Error|Exception)\b(?!\s*\()|<object at 0x|\b0x[0-9a-f]{8,}",
 )
 
