@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -43,10 +42,6 @@ def cluster(home: Path, *, database_url: str | None = None, worker_database_url:
         built = Cluster(home=home, database_url=database_url, redis=redis, mlflow=mlflow, env=env)
         stack.callback(built.stop)
         yield built
-
-
-def pg_admin_url() -> str:
-    return os.environ.get("FERBENCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="module")
