@@ -33,7 +33,8 @@ from sqlalchemy import create_engine, insert, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ferbench.db.crud import rebuild_result_groups, spec_key  # noqa: E402
+from ferbench.db.hashing import spec_key  # noqa: E402
+from ferbench.db.leaderboard import rebuild_result_groups  # noqa: E402
 from ferbench.db.migrate import upgrade  # noqa: E402
 from ferbench.db.models import METRICS, Experiment, Result  # noqa: E402
 from ferbench.db.session import make_engine, make_session_factory  # noqa: E402

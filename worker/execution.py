@@ -14,10 +14,11 @@ from typing import Any
 
 from fer_models.errors import FerBenchError
 from fer_models.training.spec import parse_spec  # TF-free: loaded before the pool forks
-from ferbench.db.crud import BrokerUnavailable, default_worker_name
+from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
 from worker import records, shutdown
 from worker.heartbeat import heartbeat_while_running
+from worker.liveness import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def execute_experiment(experiment_id: str, settings: Settings,
         if shutdown.requested() and not records.is_cancel_requested(experiment_id) and requeue is not None:
             # Stopped by a graceful shutdown, not by the user: back to the queue, resumed elsewhere.
             try:
-                records.requeue(experiment_id, default_worker_name(), requeue)
+                records.requeue(experiment_id, worker_name(), requeue)
             except BrokerUnavailable:
                 log.warning("broker unreachable: experiment %s kept pending, sent by the outbox drain", experiment_id)
             log.warning("experiment %s requeued by the worker's shutdown (resumes from epoch %d)",

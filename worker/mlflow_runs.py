@@ -11,9 +11,9 @@ def end_run_of_failed(experiment_id: str, tracking_uri: str | None) -> bool:
     from worker.records import session_scope
 
     with session_scope() as session:
-        from ferbench.db import crud
+        from ferbench.db.experiments import get_experiment
 
-        row = crud.get_experiment(session, experiment_id)
+        row = get_experiment(session, experiment_id)
         if row is None or row.status != "failed":
             return False
         run_id, error = row.mlflow_run_id, row.error or "failed"

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ferbench.db import crud
+from ferbench.db import lifecycle
+from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
 from worker.mlflow_runs import end_run_of_failed
 
@@ -33,16 +34,16 @@ def reap_once(settings: Settings, enqueue: Callable[[str], None]) -> ReapReport:
 
     report = ReapReport()
     with session_scope() as session:
-        for experiment_id, attempts in crud.stale_running(session, settings.heartbeat_stale_s):
+        for experiment_id, attempts in lifecycle.stale_running(session, settings.heartbeat_stale_s):
             if attempts >= settings.max_attempts:
-                if crud.fail_lost(session, experiment_id, attempts):
+                if lifecycle.fail_lost(session, experiment_id, attempts):
                     report.failed.append(experiment_id)
                     end_run_of_failed(experiment_id, settings.mlflow_tracking_uri)
                 continue
             try:
-                if crud.requeue_running(session, experiment_id, enqueue=enqueue, attempts=attempts):
+                if lifecycle.requeue_running(session, experiment_id, enqueue=enqueue, attempts=attempts):
                     report.requeued.append(experiment_id)
-            except crud.BrokerUnavailable:
+            except BrokerUnavailable:
                 # Kept `pending`: the outbox drain sends it when the broker is back.
                 log.warning("reaper: broker unreachable; %s kept pending", experiment_id)
                 report.requeued.append(experiment_id)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ferbench.db import crud
+from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
 from ferbench.settings import Settings, get_settings
 from worker import records
@@ -25,7 +25,7 @@ def create(settings: Settings) -> Callable[..., str]:
     def make(**spec: object) -> str:
         full = {"model": "cnn-small", "dataset": "synthetic", "epochs": 1, "seed": 0, **spec}
         with records.session_scope() as session:
-            outcome = crud.create_experiments(session, [full], enqueue=lambda _id: None)
+            outcome = experiments.create_experiments(session, [full], enqueue=lambda _id: None)
             return outcome.experiments[0].id
 
     return make
@@ -33,7 +33,7 @@ def create(settings: Settings) -> Callable[..., str]:
 
 def row(experiment_id: str) -> dict[str, object]:
     with records.session_scope() as session:
-        exp = crud.get_experiment(session, experiment_id)
+        exp = experiments.get_experiment(session, experiment_id)
         assert exp is not None
         return {"status": exp.status, "attempts": exp.attempts, "started_at": exp.started_at, "error": exp.error}
 
@@ -48,7 +48,7 @@ def test_a_duplicate_delivery_does_nothing(settings: Settings, create: Callable[
 def test_an_experiment_cancelled_in_the_queue_never_starts(settings: Settings, create: Callable[..., str]) -> None:
     experiment_id = create()
     with records.session_scope() as session:
-        crud.request_cancel(session, experiment_id)
+        experiments.request_cancel(session, experiment_id)
     assert execute_experiment(experiment_id, settings) == "skipped"
     assert row(experiment_id) == {"status": "cancelled", "attempts": 0, "started_at": None, "error": None}
 
