@@ -1,8 +1,9 @@
-"""Every database read and write the worker makes, each in its own short transaction.
+"""Every database read and write the worker makes (the task, the reaper, the MLflow clean-up), each in
+its own short transaction.
 
 Thin on purpose: the SQL lives in ferbench.db (shared with the API); this module only opens
 sessions for the worker's process, retries a write when the database connection is lost (bounded by
-settings.db_write_attempts), and turns rows into what the task needs.
+settings.db_write_attempts), and turns rows into what the worker needs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from ferbench.db import experiments, lifecycle, outbox
+from ferbench.db.models import Experiment
 from ferbench.settings import get_settings
 from worker.db_retry import with_db_retries
 from worker.liveness import holder_alive, worker_name
@@ -65,7 +67,15 @@ def _retrying(what: str, fn: Callable[[Session], T]) -> T:
     return with_db_retries(once, what=what, attempts=get_settings().db_write_attempts)
 
 
-def _claimed(row: Any) -> Claimed | None:
+@dataclass(frozen=True)
+class FailedRun:
+    """A failed row's MLflow run and the reason to end it with."""
+
+    mlflow_run_id: str | None
+    error: str
+
+
+def _claimed(row: Experiment | None) -> Claimed | None:
     if row is None:
         return None
     return Claimed(experiment_id=row.id, spec=dict(row.spec), mlflow_run_id=row.mlflow_run_id,
@@ -152,3 +162,32 @@ def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> 
 def drain_outbox(enqueue: Callable[[str], None]) -> int:
     with session_scope() as session:
         return int(outbox.drain_outbox(session, enqueue) or 0)
+
+
+# --- the reaper (main process): one try each, its next pass comes soon anyway ----------------------
+
+def stale_running(stale_after_s: float) -> list[tuple[str, int]]:
+    """(id, attempts) of running rows whose heartbeat is older than `stale_after_s`."""
+    with session_scope() as session:
+        return lifecycle.stale_running(session, stale_after_s)
+
+
+def fail_lost(experiment_id: str, attempts: int) -> bool:
+    """Fail a lost row past its last attempt ("worker lost N times"); False when another pass did it first."""
+    with session_scope() as session:
+        return lifecycle.fail_lost(session, experiment_id, attempts)
+
+
+def requeue_lost(experiment_id: str, attempts: int, enqueue: Callable[[str], None]) -> bool:
+    """Hand a lost row back to the queue, counting the lost attempt; raises BrokerUnavailable (kept pending)."""
+    with session_scope() as session:
+        return lifecycle.requeue_running(session, experiment_id, enqueue=enqueue, attempts=attempts)
+
+
+def failed_run(experiment_id: str) -> FailedRun | None:
+    """The MLflow run of a failed row, with its error; None unless the row is failed."""
+    with session_scope() as session:
+        row = experiments.get_experiment(session, experiment_id)
+        if row is None or row.status != "failed":
+            return None
+        return FailedRun(mlflow_run_id=row.mlflow_run_id, error=row.error or "failed")
