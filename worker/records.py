@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from fer_models.training.hooks import ExperimentResult  # TF-free
 from ferbench.db import experiments, lifecycle, outbox
 from ferbench.db.models import Experiment
 from ferbench.settings import get_settings
@@ -133,8 +134,11 @@ def is_cancel_requested(experiment_id: str) -> bool:
         return bool(lifecycle.is_cancel_requested(session, experiment_id))
 
 
-def finish(experiment_id: str, result: Any) -> bool:
-    return bool(_retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, result)))
+def finish(experiment_id: str, result: ExperimentResult) -> bool:
+    record = lifecycle.ResultRecord(metrics=result.metrics, split_fingerprint=result.split_fingerprint,
+                                    per_class=result.per_class, mlflow_run_id=result.mlflow_run_id,
+                                    stopped_reason=result.stopped_reason)
+    return _retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, record))
 
 
 def fail(experiment_id: str, error: str, *, partial: dict[str, Any] | None = None) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -221,12 +221,6 @@ def set_mlflow_run_id(session: Session, experiment_id: str, run_id: str) -> None
     session.commit()
 
 
-def _field(result: Any, name: str, default: Any = None) -> Any:
-    if isinstance(result, Mapping):
-        return result.get(name, default)
-    return getattr(result, name, default)
-
-
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
@@ -235,18 +229,25 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def finish_experiment(session: Session, experiment_id: str, result: Any) -> bool:
-    """running -> succeeded plus its results row, in one transaction. A second call does nothing.
+@dataclass(frozen=True)
+class ResultRecord:
+    """What finishing a run stores: the results row's metrics, per-class report and split, and the
+    outcome written on the experiment row (the worker builds it from fer_models' ExperimentResult)."""
 
-    `result` is a fer_models ExperimentResult or a mapping with the same fields (metrics, per_class,
-    split_fingerprint, mlflow_run_id, stopped_reason).
-    """
-    metrics = dict(_field(result, "metrics") or {})
-    run_id = _field(result, "mlflow_run_id")
+    metrics: Mapping[str, float]
+    split_fingerprint: str
+    per_class: Mapping[str, Mapping[str, float]] | None = None
+    mlflow_run_id: str | None = None
+    stopped_reason: str | None = None
+
+
+def finish_experiment(session: Session, experiment_id: str, result: ResultRecord) -> bool:
+    """running -> succeeded plus its results row, in one transaction. A second call does nothing."""
+    run_id = result.mlflow_run_id
     now = utcnow()
     try:
         values: dict[str, Any] = {"status": "succeeded", "finished_at": now, "heartbeat_at": now,
-                                  "stopped_reason": _field(result, "stopped_reason"), "error": None}
+                                  "stopped_reason": result.stopped_reason, "error": None}
         if run_id:
             values["mlflow_run_id"] = run_id
         changed = session.execute(
@@ -258,16 +259,17 @@ def finish_experiment(session: Session, experiment_id: str, result: Any) -> bool
             return False
         row = session.get(Experiment, experiment_id, populate_existing=True)
         assert row is not None
-        split = str(_field(result, "split_fingerprint") or "unknown")
-        values = {m: _number(metrics.get(m)) for m in METRICS}
+        split = result.split_fingerprint or "unknown"
+        # Metrics arrive as numpy or Python numbers; NaN (an undefined metric) is stored as NULL.
+        metrics = {m: _number(result.metrics.get(m)) for m in METRICS}
         session.add(Result(
             experiment_id=experiment_id, model=row.model, family=row.family, dataset=row.dataset,
             split_fingerprint=split, spec_key=row.spec_key, seed=row.seed,
-            per_class=_jsonable(_field(result, "per_class")), mlflow_run_id=run_id or row.mlflow_run_id,
-            created_at=now, **values,
+            per_class=_jsonable(result.per_class), mlflow_run_id=run_id or row.mlflow_run_id,
+            created_at=now, **metrics,
         ))
         session.flush()  # the unique experiment_id stops a second finish before the group changes
-        add_to_group(session, row, split, group_member(experiment_id, row.seed, run_id or row.mlflow_run_id, values))
+        add_to_group(session, row, split, group_member(experiment_id, row.seed, run_id or row.mlflow_run_id, metrics))
         session.commit()
     except IntegrityError:
         session.rollback()  # a results row already exists: the other delivery finished it

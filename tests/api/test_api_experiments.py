@@ -238,8 +238,8 @@ def test_a_running_then_finished_experiment_shows_progress_metrics_and_mlflow_ur
         assert running["status"] == "running" and running["worker"] == "gpu-0" and running["attempts"] == 1
         assert running["progress"]["epoch"] == 1 and running["progress"]["metrics"]["val_accuracy"] == 0.3
         assert running["mlflow_url"] == "http://mlflow.internal:5000/#/runs/abc123"
-        lifecycle.finish_experiment(session, exp["id"], {"metrics": {"accuracy": 0.61, "params": 12345.0},
-                                                     "split_fingerprint": "fp", "mlflow_run_id": "abc123"})
+        lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+            metrics={"accuracy": 0.61, "params": 12345.0}, split_fingerprint="fp", mlflow_run_id="abc123"))
     finally:
         session.close()
     done = client.get(f"/experiments/{exp['id']}").json()

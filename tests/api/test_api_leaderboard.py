@@ -16,9 +16,9 @@ def finish_all(db_url: str, experiments: list[dict], accuracies: list[float], la
     try:
         for exp, acc, ms in zip(experiments, accuracies, latency, strict=True):
             lifecycle.claim_experiment(session, exp["id"])
-            lifecycle.finish_experiment(session, exp["id"], {
-                "metrics": {"accuracy": acc, "inference_ms": ms}, "split_fingerprint": "fp",
-                "mlflow_run_id": f"run-{exp['id'][:6]}"})
+            lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+                metrics={"accuracy": acc, "inference_ms": ms}, split_fingerprint="fp",
+                mlflow_run_id=f"run-{exp['id'][:6]}"))
     finally:
         session.close()
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fer_models.training.hooks import ExperimentResult
 from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
 from ferbench.settings import Settings, get_settings
@@ -63,3 +64,22 @@ def test_a_run_that_cannot_start_fails_with_the_reason(settings: Settings, creat
     state = row(experiment_id)
     assert state["status"] == "failed" and "nosuchdata" in str(state["error"])
     assert state["attempts"] == 1
+
+
+def test_the_engines_result_is_what_the_results_row_stores(settings: Settings, create: Callable[..., str]) -> None:
+    experiment_id = create()
+    assert records.claim(experiment_id) is not None
+    result = ExperimentResult(
+        status="stopped_budget", metrics={"accuracy": 0.5, "model_bytes": 2048.0, "inference_ms": float("nan")},
+        per_class={"angry": {"f1": 0.25}}, confusion_matrix=[[1]], history={"loss": [1.0]}, mlflow_run_id="run-9",
+        dataset_fingerprint="data", split_fingerprint="split", epochs_completed=1, stopped_reason="time_budget")
+    assert records.finish(experiment_id, result)
+    assert not records.finish(experiment_id, result)  # a second delivery's finish changes nothing
+    with records.session_scope() as session:
+        stored = experiments.get_result(session, experiment_id)
+        exp = experiments.get_experiment(session, experiment_id)
+        assert stored is not None and exp is not None
+        assert (stored.accuracy, stored.model_bytes, stored.inference_ms) == (0.5, 2048.0, None)
+        assert (stored.split_fingerprint, stored.per_class, stored.mlflow_run_id) == ("split", {"angry": {"f1": 0.25}},
+                                                                                      "run-9")
+        assert (exp.status, exp.stopped_reason, exp.mlflow_run_id) == ("succeeded", "time_budget", "run-9")

@@ -35,9 +35,10 @@ def submit(session: Session, *specs: dict, **kwargs) -> list:  # type: ignore[no
                                           **kwargs).experiments
 
 
-def finished_result(accuracy: float = 0.5, split: str = "split-a") -> dict:
-    return {"metrics": {"accuracy": accuracy, "f1_macro": accuracy / 2, "params": 1000.0, "flops_per_image": 3.0},
-            "per_class": {"angry": {"f1": 0.1}}, "split_fingerprint": split, "mlflow_run_id": "run-1"}
+def finished_result(accuracy: float = 0.5, split: str = "split-a") -> lifecycle.ResultRecord:
+    return lifecycle.ResultRecord(
+        metrics={"accuracy": accuracy, "f1_macro": accuracy / 2, "params": 1000.0, "flops_per_image": 3.0},
+        per_class={"angry": {"f1": 0.1}}, split_fingerprint=split, mlflow_run_id="run-1")
 
 
 def test_created_rows_are_queued_only_after_the_send(session: Session) -> None:

@@ -16,9 +16,9 @@ def run(session: Session, *, model: str = "cnn-small", dataset: str = "synthetic
     spec = {"model": model, "dataset": dataset, "epochs": 1, "learning_rate": lr, "seed": seed}
     (row,) = experiments.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
     lifecycle.claim_experiment(session, row.id)
-    lifecycle.finish_experiment(session, row.id, {
-        "metrics": {"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
-        "split_fingerprint": split, "mlflow_run_id": f"run-{row.id[:8]}", "per_class": {}})
+    lifecycle.finish_experiment(session, row.id, lifecycle.ResultRecord(
+        metrics={"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
+        split_fingerprint=split, mlflow_run_id=f"run-{row.id[:8]}", per_class={}))
     return row.id
 
 
@@ -117,7 +117,8 @@ def test_concurrent_finishes_of_one_spec_all_count_in_its_mean(session: Session,
     def finish(i: int) -> bool:
         s = session_factory()
         try:
-            return lifecycle.finish_experiment(s, rows[i].id, {"metrics": {"accuracy": i / 10}, "split_fingerprint": "fp"})
+            return lifecycle.finish_experiment(
+                s, rows[i].id, lifecycle.ResultRecord(metrics={"accuracy": i / 10}, split_fingerprint="fp"))
         finally:
             s.close()
 
