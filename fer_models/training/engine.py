@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_models.errors import FerBenchError, TrainingError
+from fer_models.errors import FerBenchError, ResultNotLogged, TrainingError
 from fer_models.training.checkpoint import BEST_WEIGHTS_FILE, CheckpointState, load_state
 from fer_models.training.hooks import ExperimentResult, Progress, RunHooks
 from fer_models.training.schedule import from_dict
@@ -124,7 +124,8 @@ def run_experiment(
     """Train, evaluate and log one experiment; resume from work_dir's checkpoint when there is one.
 
     tracking_uri None: no MLflow logging (benchmarks, quick trials). Raises TrainingError on
-    divergence or out-of-memory, DatasetError/ModelError/SpecError on bad input (all before training).
+    divergence or out-of-memory, DatasetError/ModelError/SpecError on bad input (all before training),
+    ResultNotLogged (with the computed test-set metrics) when the final logging to MLflow fails.
     """
     hooks = hooks or RunHooks()
     work_dir = Path(work_dir)
@@ -333,8 +334,9 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
             _log_final(logger, spec, dataset, model, evaluation, metrics, state)
         except Exception as exc:
             # The tracking server went away at the end: the caller can still keep what was computed.
-            exc.metrics = dict(metrics)  # type: ignore[attr-defined]
-            raise
+            # The message is the cause's, as the caller would have reported the cause itself.
+            message = str(exc) if isinstance(exc, FerBenchError) else f"{type(exc).__name__}: {exc}"
+            raise ResultNotLogged(message, metrics) from exc
     status = "stopped_budget" if stop_reason == "time_budget" else "succeeded"
     return ExperimentResult(
         status=status, metrics=metrics, per_class=evaluation.report.per_class,

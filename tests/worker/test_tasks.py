@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fer_models.errors import ResultNotLogged
 from fer_models.training.hooks import ExperimentResult
 from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
@@ -83,3 +84,20 @@ def test_the_engines_result_is_what_the_results_row_stores(settings: Settings, c
         assert (stored.split_fingerprint, stored.per_class, stored.mlflow_run_id) == ("split", {"angry": {"f1": 0.25}},
                                                                                       "run-9")
         assert (exp.status, exp.stopped_reason, exp.mlflow_run_id) == ("succeeded", "time_budget", "run-9")
+
+
+def test_metrics_computed_before_the_tracking_server_went_away_are_kept_on_the_failed_row(
+        settings: Settings, create: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import fer_models.training.engine as engine
+
+    def evaluated_but_not_logged(*_args: object, **_kwargs: object) -> ExperimentResult:
+        raise ResultNotLogged("the MLflow tracking server did not answer (artifact upload)", {"accuracy": 0.4})
+
+    monkeypatch.setattr(engine, "run_experiment", evaluated_but_not_logged)
+    experiment_id = create()
+    assert execute_experiment(experiment_id, settings) == "failed"
+    with records.session_scope() as session:
+        exp = experiments.get_experiment(session, experiment_id)
+        assert exp is not None
+        assert exp.error == "the MLflow tracking server did not answer (artifact upload)"
+        assert exp.progress == {"test_metrics": {"accuracy": 0.4}}
