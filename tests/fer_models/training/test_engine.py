@@ -67,6 +67,8 @@ def test_cancel_after_epoch_2_then_resume_finishes_only_the_rest_in_the_same_run
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2, 3]
     assert len(second.history["loss"]) == 3
     assert "test_accuracy" in run.data.metrics
+    (keras_file,) = [f for f in client.list_artifacts(run.info.run_id, "model/data") if f.path.endswith(".keras")]
+    assert run.data.metrics["test_model_bytes"] == keras_file.file_size  # measured on the very file logged
 
 
 def test_a_tracking_failure_after_the_evaluation_carries_the_computed_metrics(
