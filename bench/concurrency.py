@@ -152,7 +152,7 @@ def main() -> int:
                    "FERBENCH_DATABASE_URL": database_url, "FERBENCH_BROKER_URL": redis_server.url,
                    "MLFLOW_TRACKING_URI": mlflow_server.url, "KERAS_BACKEND": "tensorflow",
                    "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
-            migrate(env, home / "logs")
+            migrate(database_url, home / "logs")
             try:
                 port = free_port()
                 api = f"http://127.0.0.1:{port}"

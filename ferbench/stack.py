@@ -10,6 +10,7 @@ which then stops the children in reverse order.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -94,17 +95,28 @@ def api_command(host: str, port: int) -> list[str]:
     ]
 
 
-def migrate(env: dict[str, str], log_dir: Path, timeout_s: float = 300.0) -> None:
-    """`ferbench db upgrade`, once, before any worker or API process exists."""
+def migrate(database_url: str, log_dir: Path) -> None:
+    """Bring the schema to head, once, before any worker or API process exists; Alembic's lines go to
+    log_dir/migrate.log. In this process: a second interpreter only cost its start-up (seconds)."""
+    from ferbench.db.migrate import upgrade
+
     log_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "ferbench.cli.main", "db", "upgrade"],
-        env=env, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-    )
-    (log_dir / "migrate.log").write_text(done.stdout + done.stderr)
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise StackError(f"database migration failed (ferbench db upgrade, exit {done.returncode}): {last[0]}")
+    alembic_log = logging.getLogger("alembic")
+    handler = logging.FileHandler(log_dir / "migrate.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
+    level = alembic_log.level
+    alembic_log.addHandler(handler)
+    alembic_log.setLevel(logging.INFO)
+    try:
+        upgrade(database_url)
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        first = (str(exc).strip().splitlines() or ["no message"])[0]
+        raise StackError(f"database migration of {_redact(database_url)} failed: "
+                         f"{type(exc).__name__}: {first}") from exc
+    finally:
+        alembic_log.removeHandler(handler)
+        alembic_log.setLevel(level)
+        handler.close()
 
 
 def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str, alive: Callable[[], str | None]) -> None:
@@ -177,7 +189,7 @@ class Stack:
         env = self._base_env()
 
         self.echo("applying database migrations")
-        migrate(env, self.log_dir)
+        migrate(env["FERBENCH_DATABASE_URL"], self.log_dir)
 
         tracking_uri = s.mlflow_tracking_uri or self._start_mlflow()
         broker_url = s.broker_url or self._start_redis()
