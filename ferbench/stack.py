@@ -207,8 +207,7 @@ class Stack:
         api = f"http://{s.api_host}:{s.api_port}"
         wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200,
                    timeout_s=self.startup_timeout_s, what=f"the API at {api}/health", alive=self._first_death)
-        wait_until(lambda: self._workers_answering(broker_url) >= self.workers,
-                   timeout_s=self.startup_timeout_s, what="the worker", alive=self._first_death)
+        self._wait_for_workers(broker_url)
         self.urls = StackUrls(
             api=api, docs=f"{api}/docs", leaderboard=f"{api}/leaderboard",
             mlflow_ui=_ui_url(tracking_uri), broker=_redact(broker_url), database=_redact(env["FERBENCH_DATABASE_URL"]),
@@ -247,12 +246,14 @@ class Stack:
         self._servers.append(server)
         return str(server.url)
 
-    def _workers_answering(self, broker_url: str) -> int:
+    def _wait_for_workers(self, broker_url: str) -> None:
+        """Until every worker answers a ping; one Celery client (and its broker connection) for all the polls."""
         from ferbench.queue import make_celery
 
         app = make_celery(self.settings, broker_url=broker_url)
         try:
-            return len(app.control.ping(timeout=1.0) or [])
+            wait_until(lambda: len(app.control.ping(timeout=1.0) or []) >= self.workers,
+                       timeout_s=self.startup_timeout_s, what="the worker", alive=self._first_death)
         finally:
             app.close()
 
