@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ferbench.db.crud import LeaderboardEntry
+from ferbench.db.leaderboard import LeaderboardEntry
 from ferbench.db.models import METRICS, Experiment, Result
 
 from api.links import mlflow_url

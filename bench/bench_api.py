@@ -27,7 +27,8 @@ import httpx
 import redis
 from sqlalchemy import create_engine, insert, text
 
-from ferbench.db.crud import rebuild_result_groups, spec_key
+from ferbench.db.hashing import spec_key
+from ferbench.db.leaderboard import rebuild_result_groups
 from ferbench.db.migrate import upgrade
 from ferbench.db.models import METRICS, Experiment, Result
 from ferbench.db.session import make_engine, make_session_factory

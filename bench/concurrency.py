@@ -117,7 +117,7 @@ def main() -> int:
                 start_mlflow_server(home / "mlflow") as mlflow_server:
             env = service_env(home=home, database_url=database_url, broker_url=redis_server.url,
                               tracking_uri=mlflow_server.url)
-            migrate(env, home / "logs")
+            migrate(database_url, home / "logs")
             try:
                 port = free_port()
                 api = f"http://127.0.0.1:{port}"

@@ -1,5 +1,10 @@
 """User-facing errors: each message says what was wrong, where, and what is accepted."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 
 class FerBenchError(Exception):
     """Base for errors caused by bad input or a missing resource (never by a bug)."""
@@ -19,3 +24,16 @@ class SpecError(FerBenchError):
 
 class TrainingError(FerBenchError):
     """Training failed in a way the user can act on (divergence, out of memory, time cap)."""
+
+
+class ResultNotLogged(TrainingError):
+    """The run was trained and evaluated, but logging its results to MLflow failed (the tracking server
+    went away at the end). `metrics` are the test-set figures already computed, so a caller can keep them."""
+
+    def __init__(self, message: str, metrics: Mapping[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.metrics: dict[str, float] = dict(metrics or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle their args only: keep the metrics across a process boundary too.
+        return (type(self), (str(self), self.metrics))

@@ -10,6 +10,7 @@ which then stops the children in reverse order.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -114,17 +115,28 @@ def api_command(host: str, port: int) -> list[str]:
     ]
 
 
-def migrate(env: dict[str, str], log_dir: Path, timeout_s: float = 300.0) -> None:
-    """`ferbench db upgrade`, once, before any worker or API process exists."""
+def migrate(database_url: str, log_dir: Path) -> None:
+    """Bring the schema to head, once, before any worker or API process exists; Alembic's lines go to
+    log_dir/migrate.log. In this process: a second interpreter only cost its start-up (seconds)."""
+    from ferbench.db.migrate import upgrade
+
     log_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "ferbench.cli.main", "db", "upgrade"],
-        env=env, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-    )
-    (log_dir / "migrate.log").write_text(done.stdout + done.stderr)
-    if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise StackError(f"database migration failed (ferbench db upgrade, exit {done.returncode}): {last[0]}")
+    alembic_log = logging.getLogger("alembic")
+    handler = logging.FileHandler(log_dir / "migrate.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
+    level = alembic_log.level
+    alembic_log.addHandler(handler)
+    alembic_log.setLevel(logging.INFO)
+    try:
+        upgrade(database_url)
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        first = (str(exc).strip().splitlines() or ["no message"])[0]
+        raise StackError(f"database migration of {_redact(database_url)} failed: "
+                         f"{type(exc).__name__}: {first}") from exc
+    finally:
+        alembic_log.removeHandler(handler)
+        alembic_log.setLevel(level)
+        handler.close()
 
 
 class Stack:
@@ -181,7 +193,7 @@ class Stack:
         env = self._base_env()
 
         self.echo("applying database migrations")
-        migrate(env, self.log_dir)
+        migrate(env["FERBENCH_DATABASE_URL"], self.log_dir)
 
         tracking_uri = s.mlflow_tracking_uri or self._start_mlflow()
         broker_url = s.broker_url or self._start_redis()
@@ -199,8 +211,7 @@ class Stack:
         api = f"http://{s.api_host}:{s.api_port}"
         wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, timeout_s=self.startup_timeout_s,
                    what=f"the API at {api}/health", died=self._first_death, error=StackError)
-        wait_until(lambda: workers_answering(broker_url, self.settings) >= self.workers, timeout_s=self.startup_timeout_s,
-                   what="the worker", died=self._first_death, error=StackError)
+        self._wait_for_workers(broker_url)
         self.urls = StackUrls(
             api=api, docs=f"{api}/docs", leaderboard=f"{api}/leaderboard",
             mlflow_ui=_ui_url(tracking_uri), broker=_redact(broker_url), database=_redact(env["FERBENCH_DATABASE_URL"]),
@@ -238,6 +249,15 @@ class Stack:
         )
         self._servers.append(server)
         return str(server.url)
+
+    def _wait_for_workers(self, broker_url: str) -> None:
+        """Until every worker answers a ping; one Celery client (and its broker connection) for all the polls."""
+        app = make_celery(self.settings, broker_url=broker_url)
+        try:
+            wait_until(lambda: len(app.control.ping(timeout=1.0) or []) >= self.workers,
+                       timeout_s=self.startup_timeout_s, what="the worker", died=self._first_death, error=StackError)
+        finally:
+            app.close()
 
     def _first_death(self) -> str | None:
         return first_death(self.children)

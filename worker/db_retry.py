@@ -1,6 +1,6 @@
 """Bounded retries of the worker's database writes: a database restart must not lose a finished run.
 
-Every write in ferbench.db.crud is one transaction guarded by a condition on the row's state, so
+Every write in ferbench.db is one transaction guarded by a condition on the row's state, so
 retrying one whose commit did land (the answer was lost) changes nothing the second time.
 """
 

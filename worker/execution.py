@@ -8,16 +8,17 @@ experiment is ours to run; the engine then resumes from the run folder's last ep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fer_models.errors import FerBenchError
+from fer_models.errors import FerBenchError, ResultNotLogged
 from fer_models.training.spec import parse_spec  # TF-free: loaded before the pool forks
-from ferbench.db.crud import BrokerUnavailable, default_worker_name
+from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
 from worker import records, shutdown
 from worker.heartbeat import heartbeat_while_running
+from worker.liveness import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,25 @@ def execute_experiment(experiment_id: str, settings: Settings,
                 tags={"experiment_id": experiment_id},
                 hooks=build_hooks(experiment_id, RunHooks),
             )
+        except ResultNotLogged as exc:
+            # A known cause (the tracking server gone) is one line; anything else keeps its traceback.
+            log.warning("experiment %s was evaluated but its results were not logged: %s", experiment_id, exc,
+                        exc_info=not isinstance(exc.__cause__, FerBenchError))
+            records.fail(experiment_id, str(exc), partial=partial_results(work_dir, exc.metrics))
+            return "failed"
         except FerBenchError as exc:
             log.warning("experiment %s failed: %s", experiment_id, exc)
-            records.fail(experiment_id, str(exc), partial=partial_results(work_dir, exc))
+            records.fail(experiment_id, str(exc), partial=partial_results(work_dir))
             return "failed"
         except Exception as exc:  # noqa: BLE001 - any crash of the run ends the experiment, with its reason
             log.exception("experiment %s crashed", experiment_id)
-            records.fail(experiment_id, f"{type(exc).__name__}: {exc}", partial=partial_results(work_dir, exc))
+            records.fail(experiment_id, f"{type(exc).__name__}: {exc}", partial=partial_results(work_dir))
             return "failed"
     if result.status == "cancelled":
         if shutdown.requested() and not records.is_cancel_requested(experiment_id) and requeue is not None:
             # Stopped by a graceful shutdown, not by the user: back to the queue, resumed elsewhere.
             try:
-                records.requeue(experiment_id, default_worker_name(), requeue)
+                records.requeue(experiment_id, worker_name(), requeue)
             except BrokerUnavailable:
                 log.warning("broker unreachable: experiment %s kept pending, sent by the outbox drain", experiment_id)
             log.warning("experiment %s requeued by the worker's shutdown (resumes from epoch %d)",
@@ -85,7 +92,7 @@ def execute_experiment(experiment_id: str, settings: Settings,
     return "succeeded"
 
 
-def partial_results(work_dir: Path, exc: BaseException) -> dict[str, Any] | None:
+def partial_results(work_dir: Path, test_metrics: Mapping[str, float] | None = None) -> dict[str, Any] | None:
     """What a failed run had already computed: per-epoch history (its checkpoint) and any final metrics."""
     out: dict[str, Any] = {}
     try:
@@ -97,7 +104,6 @@ def partial_results(work_dir: Path, exc: BaseException) -> dict[str, Any] | None
     if state is not None and state.history:
         out["history"] = state.history
         out["epochs_completed"] = state.epochs_completed
-    metrics = getattr(exc, "metrics", None)
-    if metrics:
-        out["test_metrics"] = dict(metrics)
+    if test_metrics:
+        out["test_metrics"] = dict(test_metrics)
     return out or None

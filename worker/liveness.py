@@ -1,6 +1,6 @@
 """Is the process that holds a job still alive? Answerable only for processes on this host.
 
-A row's `worker` is `host:pid` of the pool process that claimed it (crud.default_worker_name). A
+A row's `worker` is `host:pid` of the pool process that claimed it (`worker_name()`). A
 redelivery right after a crash comes while the dead holder's heartbeat is still fresh; on the same
 host its pid tells the truth at once. For another host only the heartbeat can tell (the reaper's job).
 """
@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
+
+
+def worker_name() -> str:
+    """This process as a row's holder: `host:pid`, the form holder_alive reads back."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def holder_alive(worker: str | None) -> bool:

@@ -4,7 +4,7 @@ A training process killed by a signal (a segfault in TensorFlow's native code, t
 takes its task with it: only the worker's main process sees the exit, as billiard's
 WorkerLostError ("Worker exited prematurely: signal 11 (SIGSEGV) Job: 3."). This request class
 records that cause on the experiment's row, then lets Celery requeue as before; after the last
-attempt the row fails naming the signal (crud.worker_lost_message).
+attempt the row fails naming the signal (ferbench.db.lifecycle.worker_lost_message).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ferbench.db import crud
+from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
+from worker import records
 from worker.mlflow_runs import end_run_of_failed
 
 log = logging.getLogger(__name__)
@@ -29,23 +30,20 @@ class ReapReport:
 
 def reap_once(settings: Settings, enqueue: Callable[[str], None]) -> ReapReport:
     """Requeue (or fail, past the attempt limit) every running job with a heartbeat older than heartbeat_stale_s."""
-    from worker.records import session_scope
-
     report = ReapReport()
-    with session_scope() as session:
-        for experiment_id, attempts in crud.stale_running(session, settings.heartbeat_stale_s):
-            if attempts >= settings.max_attempts:
-                if crud.fail_lost(session, experiment_id, attempts):
-                    report.failed.append(experiment_id)
-                    end_run_of_failed(experiment_id, settings.mlflow_tracking_uri)
-                continue
-            try:
-                if crud.requeue_running(session, experiment_id, enqueue=enqueue, attempts=attempts):
-                    report.requeued.append(experiment_id)
-            except crud.BrokerUnavailable:
-                # Kept `pending`: the outbox drain sends it when the broker is back.
-                log.warning("reaper: broker unreachable; %s kept pending", experiment_id)
+    for experiment_id, attempts in records.stale_running(settings.heartbeat_stale_s):
+        if attempts >= settings.max_attempts:
+            if records.fail_lost(experiment_id, attempts):
+                report.failed.append(experiment_id)
+                end_run_of_failed(experiment_id, settings.mlflow_tracking_uri)
+            continue
+        try:
+            if records.requeue_lost(experiment_id, attempts, enqueue):
                 report.requeued.append(experiment_id)
+        except BrokerUnavailable:
+            # Kept `pending`: the outbox drain sends it when the broker is back.
+            log.warning("reaper: broker unreachable; %s kept pending", experiment_id)
+            report.requeued.append(experiment_id)
     if report.requeued or report.failed:
         log.warning("reaper: requeued %s, failed %s (no heartbeat for %.0f s)", report.requeued, report.failed,
                     settings.heartbeat_stale_s)
@@ -55,12 +53,11 @@ def reap_once(settings: Settings, enqueue: Callable[[str], None]) -> ReapReport:
 def start_reaper(settings: Settings, enqueue: Callable[[str], None], stop: threading.Event) -> threading.Thread:
     """Now and every reaper_interval_s until `stop` is set (a daemon thread of the worker's main process):
     send the outbox (experiments recorded while the broker was unreachable), then reap."""
-    from worker.records import drain_outbox
 
     def loop() -> None:
         while True:
             try:
-                sent = drain_outbox(enqueue)
+                sent = records.drain_outbox(enqueue)
                 if sent:
                     log.info("enqueued %d pending experiment(s) from the outbox", sent)
                 reap_once(settings, enqueue)

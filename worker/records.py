@@ -1,8 +1,9 @@
-"""Every database read and write the worker makes, each in its own short transaction.
+"""Every database read and write the worker makes (the task, the reaper, the MLflow clean-up), each in
+its own short transaction.
 
-Thin on purpose: the SQL lives in ferbench.db.crud (shared with the API); this module only opens
+Thin on purpose: the SQL lives in ferbench.db (shared with the API); this module only opens
 sessions for the worker's process, retries a write when the database connection is lost (bounded by
-settings.db_write_attempts), and turns rows into what the task needs.
+settings.db_write_attempts), and turns rows into what the worker needs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from ferbench.db import crud
+from fer_models.training.hooks import ExperimentResult  # TF-free
+from ferbench.db import experiments, lifecycle, outbox
+from ferbench.db.models import Experiment
 from ferbench.settings import get_settings
 from worker.db_retry import with_db_retries
-from worker.liveness import holder_alive
+from worker.liveness import holder_alive, worker_name
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,15 @@ def _retrying(what: str, fn: Callable[[Session], T]) -> T:
     return with_db_retries(once, what=what, attempts=get_settings().db_write_attempts)
 
 
-def _claimed(row: Any) -> Claimed | None:
+@dataclass(frozen=True)
+class FailedRun:
+    """A failed row's MLflow run and the reason to end it with."""
+
+    mlflow_run_id: str | None
+    error: str
+
+
+def _claimed(row: Experiment | None) -> Claimed | None:
     if row is None:
         return None
     return Claimed(experiment_id=row.id, spec=dict(row.spec), mlflow_run_id=row.mlflow_run_id,
@@ -82,12 +93,12 @@ def claim(experiment_id: str) -> Claimed | None:
     settings = get_settings()
 
     def attempt(session: Session) -> Claimed | None:
-        claimed = _claimed(crud.claim_experiment(session, experiment_id))
+        claimed = _claimed(lifecycle.claim_experiment(session, experiment_id, worker=worker_name()))
         if claimed is not None:
             return claimed
-        return _claimed(crud.reclaim_lost(
+        return _claimed(lifecycle.reclaim_lost(
             session, experiment_id, stale_after_s=settings.heartbeat_stale_s,
-            max_attempts=settings.max_attempts, holder_alive=holder_alive))
+            max_attempts=settings.max_attempts, holder_alive=holder_alive, worker=worker_name()))
 
     return _retrying("claim", attempt)
 
@@ -95,60 +106,92 @@ def claim(experiment_id: str) -> Claimed | None:
 def lost_too_often(experiment_id: str) -> bool:
     """Was the row failed because its workers were lost max_attempts times?"""
     with session_scope() as session:
-        return crud.is_lost_failure(crud.get_experiment(session, experiment_id))
+        return lifecycle.is_lost_failure(experiments.get_experiment(session, experiment_id))
 
 
 def note_lost_cause(experiment_id: str, cause: str) -> None:
     """Why the process running this experiment died ("SIGSEGV"), for the failure message after the last attempt."""
-    _retrying("lost cause write", lambda s: crud.record_lost_cause(s, experiment_id, cause))
+    _retrying("lost cause write", lambda s: lifecycle.record_lost_cause(s, experiment_id, cause))
 
 
 def set_mlflow_run_id(experiment_id: str, run_id: str) -> None:
-    _retrying("run id write", lambda s: crud.set_mlflow_run_id(s, experiment_id, run_id))
+    _retrying("run id write", lambda s: lifecycle.set_mlflow_run_id(s, experiment_id, run_id))
 
 
 def update_progress(experiment_id: str, progress: dict[str, Any]) -> None:
     # Progress is advisory: one try, the next report comes soon anyway.
     with session_scope() as session:
-        crud.update_progress(session, experiment_id, progress)
+        lifecycle.update_progress(session, experiment_id, progress)
 
 
 def heartbeat(experiment_id: str) -> bool:
     with session_scope() as session:
-        return crud.heartbeat(session, experiment_id)
+        return lifecycle.heartbeat(session, experiment_id)
 
 
 def is_cancel_requested(experiment_id: str) -> bool:
     with session_scope() as session:
-        return bool(crud.is_cancel_requested(session, experiment_id))
+        return bool(lifecycle.is_cancel_requested(session, experiment_id))
 
 
-def finish(experiment_id: str, result: Any) -> bool:
-    return bool(_retrying("result write", lambda s: crud.finish_experiment(s, experiment_id, result)))
+def finish(experiment_id: str, result: ExperimentResult) -> bool:
+    record = lifecycle.ResultRecord(metrics=result.metrics, split_fingerprint=result.split_fingerprint,
+                                    per_class=result.per_class, mlflow_run_id=result.mlflow_run_id,
+                                    stopped_reason=result.stopped_reason)
+    return _retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, record))
 
 
 def fail(experiment_id: str, error: str, *, partial: dict[str, Any] | None = None) -> bool:
     """Fail the row with its reason; `partial` (per-epoch history, metrics computed) is kept in its progress."""
     def write(session: Session) -> bool:
         if partial:
-            row = crud.get_experiment(session, experiment_id)
+            row = experiments.get_experiment(session, experiment_id)
             if row is not None and row.status == "running":
-                crud.update_progress(session, experiment_id, {**(row.progress or {}), **partial})
-        return bool(crud.fail_experiment(session, experiment_id, error))
+                lifecycle.update_progress(session, experiment_id, {**(row.progress or {}), **partial})
+        return bool(lifecycle.fail_experiment(session, experiment_id, error))
 
     return _retrying("failure write", write)
 
 
 def cancelled(experiment_id: str) -> None:
-    _retrying("cancel write", lambda s: crud.mark_cancelled(s, experiment_id))
+    _retrying("cancel write", lambda s: lifecycle.mark_cancelled(s, experiment_id))
 
 
 def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> bool:
     """Give our own running job back to the queue (graceful shutdown); the attempt is not counted."""
-    return bool(_retrying("requeue", lambda s: crud.requeue_running(
+    return bool(_retrying("requeue", lambda s: lifecycle.requeue_running(
         s, experiment_id, enqueue=enqueue, worker=worker, refund_attempt=True)))
 
 
 def drain_outbox(enqueue: Callable[[str], None]) -> int:
     with session_scope() as session:
-        return int(crud.drain_outbox(session, enqueue) or 0)
+        return int(outbox.drain_outbox(session, enqueue) or 0)
+
+
+# --- the reaper (main process): one try each, its next pass comes soon anyway ----------------------
+
+def stale_running(stale_after_s: float) -> list[tuple[str, int]]:
+    """(id, attempts) of running rows whose heartbeat is older than `stale_after_s`."""
+    with session_scope() as session:
+        return lifecycle.stale_running(session, stale_after_s)
+
+
+def fail_lost(experiment_id: str, attempts: int) -> bool:
+    """Fail a lost row past its last attempt ("worker lost N times"); False when another pass did it first."""
+    with session_scope() as session:
+        return lifecycle.fail_lost(session, experiment_id, attempts)
+
+
+def requeue_lost(experiment_id: str, attempts: int, enqueue: Callable[[str], None]) -> bool:
+    """Hand a lost row back to the queue, counting the lost attempt; raises BrokerUnavailable (kept pending)."""
+    with session_scope() as session:
+        return lifecycle.requeue_running(session, experiment_id, enqueue=enqueue, attempts=attempts)
+
+
+def failed_run(experiment_id: str) -> FailedRun | None:
+    """The MLflow run of a failed row, with its error; None unless the row is failed."""
+    with session_scope() as session:
+        row = experiments.get_experiment(session, experiment_id)
+        if row is None or row.status != "failed":
+            return None
+        return FailedRun(mlflow_run_id=row.mlflow_run_id, error=row.error or "failed")

@@ -21,8 +21,10 @@ from api.deps import (
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission, spec_context
 from api.views import experiment_out
-from ferbench.db import crud
+from ferbench.db import experiments
+from ferbench.db.hashing import sha256
 from ferbench.db.models import Result
+from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,8 @@ def _create(res: AppResources, specs: list[dict[str, Any]], key: str | None, bod
     families = {s["model"]: get_model_info(s["model"]).family for s in specs}
     session = res.session_factory()()
     try:
-        outcome = crud.create_experiments(session, specs, enqueue=res.enqueue, families=families,
-                                          idempotency_key=key, request_hash=body_hash)
+        outcome = experiments.create_experiments(session, specs, enqueue=res.enqueue, families=families,
+                                                 idempotency_key=key, request_hash=body_hash)
         return [experiment_out(row, None, res.settings.mlflow_tracking_uri) for row in outcome.experiments]
     finally:
         session.close()
@@ -75,12 +77,12 @@ async def submit_experiments(
 ) -> JSONResponse:
     """Validate the spec(s) and queue them; retry safely with an `Idempotency-Key` header."""
     submission = parse_submission(await request.body(), res.settings)
-    body_hash = crud.sha256(submission.body)
+    body_hash = sha256(submission.body)
     try:
         rows = await run_in_threadpool(_create, res, submission.specs, idempotency_key, body_hash)
-    except crud.IdempotencyConflict as exc:
+    except experiments.IdempotencyConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    except crud.BrokerUnavailable as exc:
+    except BrokerUnavailable as exc:
         log.warning("broker unavailable: %s", exc)
         raise HTTPException(status_code=503, detail={
             # Our own words, not str(exc): the cause's class name stays in the log.
@@ -110,8 +112,8 @@ def list_experiments(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ExperimentList:
     """Newest first; filter by status, model, dataset or batch (group_id)."""
-    rows, total = crud.list_experiments(session, status=status, model=model, dataset=dataset, group_id=group_id,
-                                        limit=limit, offset=offset)
+    rows, total = experiments.list_experiments(session, status=status, model=model, dataset=dataset,
+                                               group_id=group_id, limit=limit, offset=offset)
     results = _results_for(session, [r.id for r in rows])
     uri = res.settings.mlflow_tracking_uri
     return ExperimentList(items=[experiment_out(r, results.get(r.id), uri) for r in rows], total=total,
@@ -123,10 +125,10 @@ def list_experiments(
 def get_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
                    res: AppResources = Depends(resources)) -> ExperimentOut:
     """Status, spec, live progress, final metrics, MLflow run and its UI URL, error, attempts, timestamps."""
-    row = crud.get_experiment(session, experiment_id)
+    row = experiments.get_experiment(session, experiment_id)
     if row is None:
         raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
-    return experiment_out(row, crud.get_result(session, experiment_id), res.settings.mlflow_tracking_uri)
+    return experiment_out(row, experiments.get_result(session, experiment_id), res.settings.mlflow_tracking_uri)
 
 
 @router.post("/experiments/{experiment_id}/cancel", status_code=202, response_model=ExperimentOut,
@@ -135,10 +137,10 @@ def cancel_experiment(experiment_id: ExperimentId, session: Session = Depends(ge
                       res: AppResources = Depends(resources)) -> ExperimentOut:
     """Queued: cancelled at once. Running: the worker stops it within a batch. Finished: 409."""
     try:
-        row = crud.request_cancel(session, experiment_id)
-    except crud.ExperimentNotFound as exc:
+        row = experiments.request_cancel(session, experiment_id)
+    except experiments.ExperimentNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    except crud.ExperimentConflict as exc:
+    except experiments.ExperimentConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return experiment_out(row, None, res.settings.mlflow_tracking_uri)
 

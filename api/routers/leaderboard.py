@@ -10,7 +10,7 @@ from api.deps import AppResources, require_read_key, resources
 from api.schemas import LeaderboardOut
 from api.views import leaderboard_entry_out
 from fer_models.vocabulary import LOWER_IS_BETTER, Metric
-from ferbench.db import crud
+from ferbench.db.leaderboard import leaderboard as leaderboard_query
 
 router = APIRouter(tags=["leaderboard"], dependencies=[Depends(require_read_key)])
 
@@ -35,7 +35,7 @@ def leaderboard(
     # One SELECT in autocommit mode, and the session opened here rather than by a dependency (which
     # FastAPI would enter and leave on its threadpool): each saved hop is visible in the latency.
     with res.autocommit_session_factory()() as session:
-        entries = crud.leaderboard(session, metric=metric, dataset=dataset, model=model, family=family,
+        entries = leaderboard_query(session, metric=metric, dataset=dataset, model=model, family=family,
                                    split_fingerprint=split_fingerprint, limit=limit, best_per_model=best_per_model)
     uri = res.settings.mlflow_tracking_uri
     body = LeaderboardOut(metric=metric, order="asc" if metric in LOWER_IS_BETTER else "desc", dataset=dataset,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from api.deps import AppResources, get_session, require_read_key, resources
 from api.routers.experiments import ExperimentId
 from api.schemas import Problem
-from ferbench.db import crud
+from ferbench.db.experiments import get_experiment
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["experiments"], dependencies=[Depends(require_read_key)])
@@ -86,7 +86,7 @@ def _plot_bytes(tracking_uri: str, run_id: str, name: str) -> bytes:
 
 
 def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[str | None, str]:
-    row = crud.get_experiment(session, experiment_id)
+    row = get_experiment(session, experiment_id)
     if row is None:
         raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
     uri = res.settings.mlflow_tracking_uri

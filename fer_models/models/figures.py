@@ -1,5 +1,9 @@
 """Figures every model reports: parameters, analytic FLOPs per image at its input size, `.keras` file size.
 
+The size is that of Keras's native `.keras` file (architecture, config and weights, zipped): what a
+user downloads and loads. A caller that saves the model anyway passes that file, so the model is
+serialised once (the engine measures the file it logs to MLflow).
+
 FLOPs count a multiply-add as 2 and cover the layers that dominate cost (Conv2D, DepthwiseConv2D,
 SeparableConv2D, Dense, LSTM, and the MLPs inside the attention layers); pooling, BatchNorm and
 activations are left out, as in the usual published counts.
@@ -91,10 +95,11 @@ def saved_size(model: Any) -> int:
         return path.stat().st_size
 
 
-def model_figures(model: Any) -> ModelFigures:
+def model_figures(model: Any, *, keras_file: Path | None = None) -> ModelFigures:
+    """`keras_file`: the model already saved as `.keras` (measured as it is); None saves a temporary one."""
     return ModelFigures(
         params_total=_count(model.weights),
         params_trainable=_count(model.trainable_weights),
         flops_per_image=count_flops(model),
-        model_bytes=saved_size(model),
+        model_bytes=keras_file.stat().st_size if keras_file is not None else saved_size(model),
     )

@@ -14,6 +14,7 @@ pyfunc loader instead, and `load_keras_model` is the native-flavour counterpart.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,20 @@ from fer_models.tracking.retry import with_retries
 
 MODEL_ARTIFACT_PATH = "model"
 INPUT_EXAMPLE_ARTIFACT = "input_example.npy"
+KERAS_FILE = Path("data") / "model.keras"  # where the flavour keeps the native file (`model.save`)
+
+
+@dataclass(frozen=True)
+class StagedModel:
+    """A model written as an MLflow Keras-flavour folder on local disk, ready to upload."""
+
+    folder: Path
+    input_example: np.ndarray
+
+    @property
+    def keras_file(self) -> Path:
+        """The native `.keras` file inside: what `model.save` writes, so its size is the model's size."""
+        return self.folder / KERAS_FILE
 
 
 def _requirements() -> list[str]:
@@ -84,12 +99,18 @@ def load_keras_model(model_uri: str) -> Any:
     return mlflow.keras.load_model(model_uri, custom_objects=custom_objects())
 
 
-def log_keras_model(client: Any, run_id: str, model: Any, input_example: np.ndarray) -> str:
-    """Upload the model folder under `model/` and the example as `input_example.npy`; return the model URI."""
-    with tempfile.TemporaryDirectory(prefix="ferbench-model-") as tmp:
-        folder = save_keras_flavour(model, Path(tmp) / MODEL_ARTIFACT_PATH, input_example)
-        with_retries(lambda: client.log_artifacts(run_id, str(folder), MODEL_ARTIFACT_PATH), what="model upload")
+def upload_staged_model(client: Any, run_id: str, staged: StagedModel) -> str:
+    """Upload the folder under `model/` and the example as `input_example.npy`; return the model URI."""
+    with_retries(lambda: client.log_artifacts(run_id, str(staged.folder), MODEL_ARTIFACT_PATH), what="model upload")
+    with tempfile.TemporaryDirectory(prefix="ferbench-example-") as tmp:
         example_path = Path(tmp) / INPUT_EXAMPLE_ARTIFACT
-        np.save(example_path, np.asarray(input_example, dtype=np.float32))
+        np.save(example_path, np.asarray(staged.input_example, dtype=np.float32))
         with_retries(lambda: client.log_artifact(run_id, str(example_path)), what="input example upload")
     return f"runs:/{run_id}/{MODEL_ARTIFACT_PATH}"
+
+
+def log_keras_model(client: Any, run_id: str, model: Any, input_example: np.ndarray) -> str:
+    """Save the model as a flavour folder and upload it (`upload_staged_model`); return the model URI."""
+    with tempfile.TemporaryDirectory(prefix="ferbench-model-") as tmp:
+        folder = save_keras_flavour(model, Path(tmp) / MODEL_ARTIFACT_PATH, input_example)
+        return upload_staged_model(client, run_id, StagedModel(folder, input_example))

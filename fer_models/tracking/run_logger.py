@@ -14,10 +14,13 @@ import math
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer_models.tracking.retry import with_retries
 from fer_models.tracking.uri import local_artifact_root, validate_tracking_uri
+
+if TYPE_CHECKING:
+    from fer_models.tracking.keras_model import StagedModel
 
 EXPERIMENT_PREFIX = "ferbench-"
 MAX_PARAM_LENGTH = 6000  # MLflow 3's limit on a param value
@@ -139,10 +142,11 @@ class RunLogger:
             path.write_text(json.dumps(data, indent=2, sort_keys=True))
             self.log_artifact(path)
 
-    def log_model(self, model: Any, input_example: Any) -> str:
-        from fer_models.tracking.keras_model import log_keras_model
+    def log_staged_model(self, staged: StagedModel) -> str:
+        """Upload a model already written by keras_model.save_keras_flavour; return its model URI."""
+        from fer_models.tracking.keras_model import upload_staged_model
 
-        return log_keras_model(self.client, self.run_id, model, input_example)
+        return upload_staged_model(self.client, self.run_id, staged)
 
 
 def end_run(tracking_uri: str | None, run_id: str | None, status: str, error: str) -> bool:

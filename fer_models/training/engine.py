@@ -13,15 +13,18 @@ import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fer_models.errors import FerBenchError, TrainingError
+from fer_models.errors import FerBenchError, ResultNotLogged, TrainingError
 from fer_models.training.checkpoint import BEST_WEIGHTS_FILE, CheckpointState, load_state
 from fer_models.training.hooks import ExperimentResult, Progress, RunHooks
 from fer_models.training.schedule import from_dict
 from fer_models.training.spec import ExperimentSpec
+
+if TYPE_CHECKING:
+    from fer_models.tracking.keras_model import StagedModel
 
 __all__ = ["ExperimentResult", "Progress", "RunHooks", "run_experiment"]
 
@@ -124,7 +127,8 @@ def run_experiment(
     """Train, evaluate and log one experiment; resume from work_dir's checkpoint when there is one.
 
     tracking_uri None: no MLflow logging (benchmarks, quick trials). Raises TrainingError on
-    divergence or out-of-memory, DatasetError/ModelError/SpecError on bad input (all before training).
+    divergence or out-of-memory, DatasetError/ModelError/SpecError on bad input (all before training),
+    ResultNotLogged (with the computed test-set metrics) when the final logging to MLflow fails.
     """
     hooks = hooks or RunHooks()
     work_dir = Path(work_dir)
@@ -311,11 +315,37 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
 def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: CheckpointState, run_id: str | None,
                       logger: Any, stop_reason: str | None) -> ExperimentResult:
     from fer_models.evaluation.evaluate import evaluate_model
-    from fer_models.models.figures import model_figures
 
     x_test, y_test = dataset.subset("test")
     evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta)
-    figures = model_figures(model)
+    if logger is None:
+        metrics = _final_metrics(model, evaluation, state, keras_file=None)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ferbench-model-") as tmp:
+            # Serialised once: model_bytes measures the `.keras` file inside the folder MLflow receives.
+            staged = _stage_model(model, dataset, Path(tmp))
+            metrics = _final_metrics(model, evaluation, state, keras_file=staged.keras_file)
+            try:
+                _log_final(logger, spec, dataset, evaluation, metrics, state, staged)
+            except Exception as exc:
+                # The tracking server went away at the end: the caller can still keep what was computed.
+                # The message is the cause's, as the caller would have reported the cause itself.
+                message = str(exc) if isinstance(exc, FerBenchError) else f"{type(exc).__name__}: {exc}"
+                raise ResultNotLogged(message, metrics) from exc
+    status = "stopped_budget" if stop_reason == "time_budget" else "succeeded"
+    return ExperimentResult(
+        status=status, metrics=metrics, per_class=evaluation.report.per_class,
+        confusion_matrix=evaluation.report.confusion_matrix, history=state.history, mlflow_run_id=run_id,
+        dataset_fingerprint=dataset.source_fingerprint, split_fingerprint=dataset.split_fingerprint,
+        epochs_completed=state.epochs_completed,
+        stopped_reason=stop_reason,
+    )
+
+
+def _final_metrics(model: Any, evaluation: Any, state: CheckpointState, *, keras_file: Path | None) -> dict[str, float]:
+    from fer_models.models.figures import model_figures
+
+    figures = model_figures(model, keras_file=keras_file)
     epoch_seconds = state.history.get("epoch_seconds", [])
     metrics = {
         **evaluation.metrics,
@@ -328,26 +358,21 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
     }
     if figures.flops_per_image:
         metrics["flops_per_image"] = float(figures.flops_per_image)
-    if logger is not None:
-        try:
-            _log_final(logger, spec, dataset, model, evaluation, metrics, state)
-        except Exception as exc:
-            # The tracking server went away at the end: the caller can still keep what was computed.
-            exc.metrics = dict(metrics)  # type: ignore[attr-defined]
-            raise
-    status = "stopped_budget" if stop_reason == "time_budget" else "succeeded"
-    return ExperimentResult(
-        status=status, metrics=metrics, per_class=evaluation.report.per_class,
-        confusion_matrix=evaluation.report.confusion_matrix, history=state.history, mlflow_run_id=run_id,
-        dataset_fingerprint=dataset.source_fingerprint, split_fingerprint=dataset.split_fingerprint,
-        epochs_completed=state.epochs_completed,
-        stopped_reason=stop_reason,
-    )
+    return metrics
 
 
-def _log_final(logger: Any, spec: ExperimentSpec, dataset: Any, model: Any, evaluation: Any,
-               metrics: dict[str, float], state: CheckpointState) -> None:
+def _stage_model(model: Any, dataset: Any, folder: Path) -> StagedModel:
+    """The model as the MLflow Keras-flavour folder that _log_final uploads, with a two-image input example."""
     from fer_models.data.pipeline import to_model_input
+    from fer_models.tracking.keras_model import MODEL_ARTIFACT_PATH, StagedModel, save_keras_flavour
+
+    x_test, _ = dataset.subset("test")
+    example = to_model_input((x_test if len(x_test) else dataset.subset("train")[0])[:2])
+    return StagedModel(save_keras_flavour(model, folder / MODEL_ARTIFACT_PATH, example), example)
+
+
+def _log_final(logger: Any, spec: ExperimentSpec, dataset: Any, evaluation: Any, metrics: dict[str, float],
+               state: CheckpointState, staged: StagedModel) -> None:
     from fer_models.evaluation.plots import plot_confusion_matrix, plot_roc_curves, plot_training_curves
 
     logger.log_metrics({f"test_{k}": v for k, v in metrics.items()}, step=state.epochs_completed)
@@ -368,6 +393,4 @@ def _log_final(logger: Any, spec: ExperimentSpec, dataset: Any, model: Any, eval
          "confusion_matrix": evaluation.report.confusion_matrix, "metrics": metrics, "tta": spec.tta},
         "per_class_report.json",
     )
-    x_test, _ = dataset.subset("test")
-    example_source = x_test if len(x_test) else dataset.subset("train")[0]
-    logger.log_model(model, to_model_input(example_source[:2]))
+    logger.log_staged_model(staged)

@@ -11,7 +11,7 @@ import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from ferbench.db import crud
+from ferbench.db import lifecycle, outbox
 from ferbench.db.session import make_session_factory
 from ferbench.settings import Settings
 from tests.api.conftest import MakeClient, queued_task_ids
@@ -37,7 +37,7 @@ def test_one_spec_is_stored_and_its_message_is_in_the_gpu_queue(client: TestClie
 def test_timestamps_are_utc_with_their_offset(client: TestClient, db_url: str) -> None:
     created = client.post("/experiments", json=SPEC).json()
     session = db_session(db_url)
-    assert crud.claim_experiment(session, created["id"], worker="w1") is not None
+    assert lifecycle.claim_experiment(session, created["id"], worker="w1") is not None
     session.close()
     for body in (client.get(f"/experiments/{created['id']}").json(), client.get("/experiments").json()["items"][0]):
         stamps = [body[k] for k in ("created_at", "started_at", "heartbeat_at")]
@@ -188,7 +188,7 @@ def test_broker_down_is_503_and_the_pending_row_is_sent_by_the_outbox_drain(
     celery = make_celery(Settings(broker_url=broker_url))
     session = db_session(db_url)
     try:
-        assert crud.drain_outbox(session, lambda i: enqueue_experiment(celery, i), older_than_s=0) == 1
+        assert outbox.drain_outbox(session, lambda i: enqueue_experiment(celery, i), older_than_s=0) == 1
     finally:
         session.close()
     assert queued_task_ids(broker) == [pending_id]
@@ -215,7 +215,7 @@ def test_cancel_queued_running_finished_and_unknown(client: TestClient, db_url: 
     assert client.post(f"/experiments/{queued['id']}/cancel").status_code == 409
     session = db_session(db_url)
     try:
-        crud.claim_experiment(session, running["id"], worker="w1")
+        lifecycle.claim_experiment(session, running["id"], worker="w1")
     finally:
         session.close()
     flagged = client.post(f"/experiments/{running['id']}/cancel")
@@ -230,16 +230,16 @@ def test_a_running_then_finished_experiment_shows_progress_metrics_and_mlflow_ur
     exp = client.post("/experiments", json=SPEC).json()
     session = db_session(db_url)
     try:
-        crud.claim_experiment(session, exp["id"], worker="gpu-0")
-        crud.set_mlflow_run_id(session, exp["id"], "abc123")
-        crud.update_progress(session, exp["id"], {"epoch": 1, "epochs": 2, "batch": 5, "batches": 10,
+        lifecycle.claim_experiment(session, exp["id"], worker="gpu-0")
+        lifecycle.set_mlflow_run_id(session, exp["id"], "abc123")
+        lifecycle.update_progress(session, exp["id"], {"epoch": 1, "epochs": 2, "batch": 5, "batches": 10,
                                                    "metrics": {"loss": 1.2, "val_accuracy": 0.3}, "eta_seconds": 12.5})
         running = client.get(f"/experiments/{exp['id']}").json()
         assert running["status"] == "running" and running["worker"] == "gpu-0" and running["attempts"] == 1
         assert running["progress"]["epoch"] == 1 and running["progress"]["metrics"]["val_accuracy"] == 0.3
         assert running["mlflow_url"] == "http://mlflow.internal:5000/#/runs/abc123"
-        crud.finish_experiment(session, exp["id"], {"metrics": {"accuracy": 0.61, "params": 12345.0},
-                                                     "split_fingerprint": "fp", "mlflow_run_id": "abc123"})
+        lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+            metrics={"accuracy": 0.61, "params": 12345.0}, split_fingerprint="fp", mlflow_run_id="abc123"))
     finally:
         session.close()
     done = client.get(f"/experiments/{exp['id']}").json()

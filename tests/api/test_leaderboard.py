@@ -6,7 +6,7 @@ import statistics
 
 from fastapi.testclient import TestClient
 
-from ferbench.db import crud
+from ferbench.db import lifecycle
 from ferbench.db.session import make_session_factory
 from tests.api.conftest import MakeClient
 
@@ -15,10 +15,10 @@ def finish_all(db_url: str, experiments: list[dict], accuracies: list[float], la
     session = make_session_factory(db_url)()
     try:
         for exp, acc, ms in zip(experiments, accuracies, latency, strict=True):
-            crud.claim_experiment(session, exp["id"])
-            crud.finish_experiment(session, exp["id"], {
-                "metrics": {"accuracy": acc, "inference_ms": ms}, "split_fingerprint": "fp",
-                "mlflow_run_id": f"run-{exp['id'][:6]}"})
+            lifecycle.claim_experiment(session, exp["id"])
+            lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+                metrics={"accuracy": acc, "inference_ms": ms}, split_fingerprint="fp",
+                mlflow_run_id=f"run-{exp['id'][:6]}"))
     finally:
         session.close()
 

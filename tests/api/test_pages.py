@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import STATIC_DIR
-from ferbench.db import crud
+from ferbench.db import lifecycle
 from ferbench.db.session import make_session_factory
 from ferbench.services.mlflow_server import MlflowServer
 from tests.api.conftest import MakeClient
@@ -55,9 +55,9 @@ def _finished_with_run(client: TestClient, db_url: str, run_id: str | None) -> s
     exp = client.post("/experiments", json={"model": "cnn-small", "dataset": "synthetic", "epochs": 1}).json()
     session = make_session_factory(db_url)()
     try:
-        crud.claim_experiment(session, exp["id"])
-        crud.finish_experiment(session, exp["id"], {"metrics": {"accuracy": 0.5}, "split_fingerprint": "fp",
-                                                    "mlflow_run_id": run_id})
+        lifecycle.claim_experiment(session, exp["id"])
+        lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+            metrics={"accuracy": 0.5}, split_fingerprint="fp", mlflow_run_id=run_id))
     finally:
         session.close()
     return exp["id"]

@@ -14,7 +14,7 @@ SHELL = ("ferbench.cli", "ferbench.client", "ferbench.stack", "ferbench.services
 def test_the_library_the_api_and_the_worker_never_import_the_application_shell() -> None:
     code = (
         "import sys\n"
-        "import ferbench.settings, ferbench.db.models, ferbench.db.session, ferbench.db.crud, ferbench.db.migrate\n"
+        "import ferbench.settings, ferbench.db.models, ferbench.db.session, ferbench.db.experiments, ferbench.db.lifecycle, ferbench.db.leaderboard, ferbench.db.migrate\n"
         "import ferbench.queue, ferbench.urls, api.main, worker.celery_app\n"
         f"print(sorted(m for m in sys.modules if m.startswith({SHELL!r})))\n"
     )

@@ -18,7 +18,7 @@ import pytest
 
 from ferbench.services.ports import free_port
 from ferbench.settings import Settings
-from ferbench.stack import Stack, StackError, _redact
+from ferbench.stack import Stack, StackError, _redact, migrate
 from ferbench.testing.face_folders import write_face_folders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +71,18 @@ def test_a_busy_api_port_is_reported_before_anything_starts(tmp_path: Path) -> N
 def test_printed_urls_never_show_a_password() -> None:
     assert _redact("postgresql+psycopg://ferbench:s3cret@db:5432/ferbench") == "postgresql+psycopg://ferbench:***@db:5432/ferbench"
     assert _redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_migrations_run_in_the_launcher_and_log_to_the_state_folder(tmp_path: Path) -> None:
+    from ferbench.db.migrate import current_revision
+
+    url = f"sqlite:///{tmp_path / 'ferbench.db'}"
+    migrate(url, tmp_path / "logs")
+    assert current_revision(url) is not None
+    assert "Running upgrade" in (tmp_path / "logs" / "migrate.log").read_text()
+    (tmp_path / "not-a-database").write_text("plain text")
+    with pytest.raises(StackError, match="database migration of sqlite:///.*not-a-database failed: "):
+        migrate(f"sqlite:///{tmp_path / 'not-a-database'}", tmp_path / "logs")
 
 
 @pytest.mark.services

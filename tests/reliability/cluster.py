@@ -22,7 +22,7 @@ from celery import Celery
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ferbench.db import crud
+from ferbench.db import experiments
 from ferbench.db.models import Experiment, Result
 from ferbench.db.session import make_session_factory
 from ferbench.queue import enqueue_experiment, make_celery
@@ -77,7 +77,7 @@ class Cluster:
     def create(self, **spec: Any) -> str:
         """Insert an experiment row (pending); `enqueue` sends it."""
         with self.session() as session:
-            outcome = crud.create_experiments(session, [{**TINY, **spec}], enqueue=lambda _id: None)
+            outcome = experiments.create_experiments(session, [{**TINY, **spec}], enqueue=lambda _id: None)
             return outcome.experiments[0].id
 
     def enqueue(self, experiment_id: str) -> None:
@@ -85,7 +85,7 @@ class Cluster:
 
     def submit(self, **spec: Any) -> str:
         with self.session() as session:
-            outcome = crud.create_experiments(session, [{**TINY, **spec}], enqueue=self.enqueue)
+            outcome = experiments.create_experiments(session, [{**TINY, **spec}], enqueue=self.enqueue)
             return outcome.experiments[0].id
 
     def row(self, experiment_id: str) -> Experiment:

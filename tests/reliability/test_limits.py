@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ferbench.db import crud
+from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.settings import Settings, get_settings
@@ -46,12 +46,12 @@ def local(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 def create(**spec: object) -> str:
     with records.session_scope() as session:
-        return crud.create_experiments(session, [{**TINY, **spec}], enqueue=lambda _id: None).experiments[0].id
+        return experiments.create_experiments(session, [{**TINY, **spec}], enqueue=lambda _id: None).experiments[0].id
 
 
 def load(experiment_id: str):  # noqa: ANN201 - an Experiment row, detached
     with records.session_scope() as session:
-        row = crud.get_experiment(session, experiment_id)
+        row = experiments.get_experiment(session, experiment_id)
         session.expunge(row)
         return row
 
@@ -68,7 +68,7 @@ def test_cancelling_a_running_job_stops_it_within_a_batch_and_keeps_its_checkpoi
         assert runner.is_alive() and time.monotonic() < deadline, outcome
         time.sleep(0.05)
     with records.session_scope() as session:
-        crud.request_cancel(session, experiment_id)
+        experiments.request_cancel(session, experiment_id)
     asked = time.monotonic()
     runner.join(60)
     assert outcome == ["cancelled"]
@@ -83,7 +83,7 @@ def test_cancelling_a_running_job_stops_it_within_a_batch_and_keeps_its_checkpoi
     assert 2 <= done < 100 and (Path(local.runs_dir) / experiment_id / state["model_file"]).exists()
     steps = sorted(m.step for m in MlflowClient(local.mlflow_tracking_uri).get_metric_history(run.info.run_id, "loss"))
     assert steps == list(range(1, done + 1))  # every completed epoch's metrics kept, once each
-    record_fault("cancel a running job", "crud.request_cancel (what POST /experiments/{id}/cancel calls) after epoch 2 of 100",
+    record_fault("cancel a running job", "experiments.request_cancel (what POST /experiments/{id}/cancel calls) after epoch 2 of 100",
                  f"stopped {time.monotonic() - asked:.1f} s later at a batch boundary; status cancelled, MLflow run "
                  f"KILLED, checkpoint of epoch {done} and its {done} per-epoch metrics kept; no result row",
                  before, counts(mlflow_server))
@@ -97,7 +97,7 @@ def test_the_time_budget_stops_gracefully_and_evaluates_the_best_checkpoint(
     row = load(experiment_id)
     assert row.status == "succeeded" and row.stopped_reason == "time_budget"
     with records.session_scope() as session:
-        result = crud.get_result(session, experiment_id)
+        result = experiments.get_result(session, experiment_id)
         assert result is not None and result.accuracy is not None
     run = MlflowClient(local.mlflow_tracking_uri).get_run(row.mlflow_run_id)
     assert run.info.status == "FINISHED"

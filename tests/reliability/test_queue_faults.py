@@ -131,14 +131,14 @@ def test_the_reaper_in_a_worker_requeues_a_job_whose_host_disappeared(queue: Clu
 
     from sqlalchemy import update
 
-    from ferbench.db import crud
+    from ferbench.db import lifecycle
     from ferbench.db.models import Experiment, utcnow
 
     before = queue.counts()
     experiment_id = queue.create(epochs=1, seed=14)
     with queue.session() as session:
         # Claimed by a worker on a host that is gone: no process to check, only its heartbeat, an hour old.
-        assert crud.claim_experiment(session, experiment_id, worker="vanished-host:4242") is not None
+        assert lifecycle.claim_experiment(session, experiment_id, worker="vanished-host:4242") is not None
         session.execute(update(Experiment).where(Experiment.id == experiment_id)
                         .values(heartbeat_at=utcnow() - timedelta(hours=1)))
         session.commit()

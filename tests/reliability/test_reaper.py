@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from ferbench.db import crud
+from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
 from ferbench.db.models import Experiment, utcnow
 from ferbench.settings import Settings, get_settings
@@ -30,7 +30,7 @@ def settings() -> Settings:
 def running_row(holder: str, *, heartbeat_age_s: float, attempts: int = 1) -> str:
     with records.session_scope() as session:
         spec = {"model": "cnn-small", "dataset": "synthetic", "epochs": 1, "seed": 0}
-        experiment_id = crud.create_experiments(session, [spec], enqueue=lambda _id: None).experiments[0].id
+        experiment_id = experiments.create_experiments(session, [spec], enqueue=lambda _id: None).experiments[0].id
         session.execute(update(Experiment).where(Experiment.id == experiment_id).values(
             status="running", worker=holder, attempts=attempts,
             heartbeat_at=utcnow() - timedelta(seconds=heartbeat_age_s)))
@@ -39,7 +39,7 @@ def running_row(holder: str, *, heartbeat_age_s: float, attempts: int = 1) -> st
 
 def state(experiment_id: str) -> tuple[str, int, str | None]:
     with records.session_scope() as session:
-        row = crud.get_experiment(session, experiment_id)
+        row = experiments.get_experiment(session, experiment_id)
         return row.status, row.attempts, row.error
 
 

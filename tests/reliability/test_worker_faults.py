@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ferbench.db.crud import worker_lost_message
+from ferbench.db.lifecycle import worker_lost_message
 from ferbench.testing.databases import postgres_database
 from tests.reliability.cluster import Cluster, kill, record_fault
 from tests.reliability.conftest import cluster

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from selenium import webdriver
 
-from ferbench.db import crud
+from ferbench.db import lifecycle
 from ferbench.db.session import make_session_factory
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.testing.databases import empty_tables, migrated_database, private_redis
@@ -124,7 +124,7 @@ def metrics(accuracy: float, **more: float) -> dict[str, float]:
 def start(database: str, experiment_id: str) -> None:
     session = make_session_factory(database)()
     try:
-        assert crud.claim_experiment(session, experiment_id) is not None
+        assert lifecycle.claim_experiment(session, experiment_id) is not None
     finally:
         session.close()
 
@@ -132,7 +132,7 @@ def start(database: str, experiment_id: str) -> None:
 def progress(database: str, experiment_id: str, **values: Any) -> None:
     session = make_session_factory(database)()
     try:
-        assert crud.update_progress(session, experiment_id, values)
+        assert lifecycle.update_progress(session, experiment_id, values)
     finally:
         session.close()
 
@@ -143,9 +143,8 @@ def finish(database: str, experiment_id: str, accuracy: float, *, run_id: str | 
     start(database, experiment_id)
     session = make_session_factory(database)()
     try:
-        assert crud.finish_experiment(session, experiment_id, {
-            "metrics": metrics(accuracy, **more), "per_class": PER_CLASS, "split_fingerprint": split,
-            "mlflow_run_id": run_id})
+        assert lifecycle.finish_experiment(session, experiment_id, lifecycle.ResultRecord(
+            metrics=metrics(accuracy, **more), per_class=PER_CLASS, split_fingerprint=split, mlflow_run_id=run_id))
     finally:
         session.close()
 

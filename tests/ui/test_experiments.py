@@ -8,7 +8,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from ferbench.db import crud
+from ferbench.db import experiments, lifecycle
 from ferbench.db.session import make_session_factory
 from ferbench.services.mlflow_server import MlflowServer
 from ferbench.testing.live_api import LiveApi
@@ -45,8 +45,8 @@ def test_an_open_experiment_page_follows_its_progress_and_cancels_it(page: webdr
     wait_for(lambda: "Cancellation requested" in page.find_element(By.ID, "notice").text, what="the cancel notice")
     session = make_session_factory(db)()
     try:
-        assert crud.get_experiment(session, exp["id"]).cancel_requested  # type: ignore[union-attr]
-        assert crud.mark_cancelled(session, exp["id"])  # what the worker does at its next batch
+        assert experiments.get_experiment(session, exp["id"]).cancel_requested  # type: ignore[union-attr]
+        assert lifecycle.mark_cancelled(session, exp["id"])  # what the worker does at its next batch
     finally:
         session.close()
     wait_for(lambda: page.find_element(By.CSS_SELECTOR, "#status .badge").text == "cancelled", what="cancelled")
@@ -84,7 +84,7 @@ def test_a_failed_experiment_shows_its_error(page: webdriver.Chrome, ui_api: Liv
     start(db, exp["id"])
     session = make_session_factory(db)()
     try:
-        assert crud.fail_experiment(session, exp["id"], "TrainingError: diverged at epoch 1, batch 7")
+        assert lifecycle.fail_experiment(session, exp["id"], "TrainingError: diverged at epoch 1, batch 7")
     finally:
         session.close()
     page.get(f"{ui_api.url}/ui/experiments/{exp['id']}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from billiard.exceptions import WorkerLostError
 
-from ferbench.db.crud import worker_lost_message
+from ferbench.db.lifecycle import worker_lost_message
 from worker.process_loss import lost_cause
 
 

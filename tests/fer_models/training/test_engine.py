@@ -5,12 +5,13 @@ Each training is tiny (cnn-small, 2-3 epochs, batch 32) to keep the file inside 
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from fer_models.errors import TrainingError
+from fer_models.errors import ResultNotLogged, TrainingError
 from fer_models.tracking.uri import TrackingError
 from fer_models.training.engine import run_experiment
 from fer_models.training.hooks import Progress, RunHooks
@@ -66,6 +67,26 @@ def test_cancel_after_epoch_2_then_resume_finishes_only_the_rest_in_the_same_run
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 2, 3]
     assert len(second.history["loss"]) == 3
     assert "test_accuracy" in run.data.metrics
+    (keras_file,) = [f for f in client.list_artifacts(run.info.run_id, "model/data") if f.path.endswith(".keras")]
+    assert run.data.metrics["test_model_bytes"] == keras_file.file_size  # measured on the very file logged
+
+
+def test_a_tracking_failure_after_the_evaluation_carries_the_computed_metrics(
+        _run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fer_models.tracking.run_logger import RunLogger
+
+    def server_gone(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(RunLogger, "log_json", server_gone)  # the final logging, after the test-set evaluation
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with pytest.raises(ResultNotLogged, match="^ConnectionRefusedError: connection refused$") as failure:
+        _run(tmp_path, "gone", {**TINY, "epochs": 1}, tracking_uri=uri)
+    assert 0 <= failure.value.metrics["accuracy"] <= 1 and failure.value.metrics["model_bytes"] > 0
+    assert pickle.loads(pickle.dumps(failure.value)).metrics == failure.value.metrics  # crosses processes whole
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("ferbench-tiny").experiment_id])
+    assert run.info.status == "FAILED"
 
 
 def test_nan_loss_fails_the_run_with_epoch_and_batch(_run, tmp_path: Path) -> None:

@@ -7,18 +7,18 @@ import statistics
 import pytest
 from sqlalchemy.orm import Session
 
-from ferbench.db import crud
+from ferbench.db import experiments, leaderboard, lifecycle
 
 
 def run(session: Session, *, model: str = "cnn-small", dataset: str = "synthetic", seed: int = 0, lr: float = 1e-3,
         accuracy: float, inference_ms: float = 1.0, split: str = "split-a", family: str = "cnn",
         roc_auc: float | None = None) -> str:
     spec = {"model": model, "dataset": dataset, "epochs": 1, "learning_rate": lr, "seed": seed}
-    (row,) = crud.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
-    crud.claim_experiment(session, row.id)
-    crud.finish_experiment(session, row.id, {
-        "metrics": {"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
-        "split_fingerprint": split, "mlflow_run_id": f"run-{row.id[:8]}", "per_class": {}})
+    (row,) = experiments.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
+    lifecycle.claim_experiment(session, row.id)
+    lifecycle.finish_experiment(session, row.id, lifecycle.ResultRecord(
+        metrics={"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
+        split_fingerprint=split, mlflow_run_id=f"run-{row.id[:8]}", per_class={}))
     return row.id
 
 
@@ -26,13 +26,13 @@ def test_accuracy_ranks_descending_and_latency_ascending(session: Session) -> No
     run(session, model="cnn-small", accuracy=0.5, inference_ms=1.0)
     run(session, model="vgg19", accuracy=0.9, inference_ms=9.0, family="vgg")
     run(session, model="resnet50", accuracy=0.7, inference_ms=5.0, family="resnet")
-    by_acc = crud.leaderboard(session, metric="accuracy", dataset="synthetic")
+    by_acc = leaderboard.leaderboard(session, metric="accuracy", dataset="synthetic")
     assert [e.model for e in by_acc] == ["vgg19", "resnet50", "cnn-small"]
     assert [e.rank for e in by_acc] == [1, 2, 3]
-    by_latency = crud.leaderboard(session, metric="inference_ms", dataset="synthetic")
+    by_latency = leaderboard.leaderboard(session, metric="inference_ms", dataset="synthetic")
     assert [e.model for e in by_latency] == ["cnn-small", "resnet50", "vgg19"]
     assert by_acc[0].mlflow_run_id.startswith("run-") and by_acc[0].experiment_id in by_acc[0].experiment_ids
-    assert crud.leaderboard(session, metric="accuracy", limit=2)[-1].model == "resnet50"
+    assert leaderboard.leaderboard(session, metric="accuracy", limit=2)[-1].model == "resnet50"
 
 
 def test_filters_by_dataset_model_family_and_split(session: Session) -> None:
@@ -40,13 +40,13 @@ def test_filters_by_dataset_model_family_and_split(session: Session) -> None:
     run(session, model="vgg19", accuracy=0.6, family="vgg")
     run(session, model="vgg19", dataset="fer2013", accuracy=0.8, family="vgg")
     run(session, model="vgg19", accuracy=0.95, family="vgg", split="split-b", lr=0.01)
-    assert {e.dataset for e in crud.leaderboard(session, dataset="fer2013")} == {"fer2013"}
-    assert {e.model for e in crud.leaderboard(session, model="cnn-small")} == {"cnn-small"}
-    assert {e.family for e in crud.leaderboard(session, family="vgg")} == {"vgg"}
-    only_b = crud.leaderboard(session, split_fingerprint="split-b")
+    assert {e.dataset for e in leaderboard.leaderboard(session, dataset="fer2013")} == {"fer2013"}
+    assert {e.model for e in leaderboard.leaderboard(session, model="cnn-small")} == {"cnn-small"}
+    assert {e.family for e in leaderboard.leaderboard(session, family="vgg")} == {"vgg"}
+    only_b = leaderboard.leaderboard(session, split_fingerprint="split-b")
     assert [e.value for e in only_b] == [0.95]
     with pytest.raises(ValueError, match="accepted"):
-        crud.leaderboard(session, metric="loss")
+        leaderboard.leaderboard(session, metric="loss")
 
 
 def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: Session) -> None:
@@ -54,7 +54,7 @@ def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: 
     ids = [run(session, model="vgg19", seed=s, accuracy=a, family="vgg") for s, a in enumerate(seeds)]
     run(session, model="vgg19", lr=0.1, accuracy=0.62, family="vgg")  # another spec of the same model
     run(session, model="cnn-small", accuracy=0.3)
-    board = crud.leaderboard(session, dataset="synthetic")
+    board = leaderboard.leaderboard(session, dataset="synthetic")
     top = board[0]
     assert top.n_seeds == 3 and top.experiment_ids == ids and top.seeds == [0, 1, 2]
     assert top.mlflow_run_ids == [f"run-{i[:8]}" for i in ids] and top.mlflow_run_id == f"run-{ids[2][:8]}"
@@ -64,17 +64,17 @@ def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: 
     assert top.experiment_id == ids[2]  # the best seed's run is the one linked
     assert [(e.model, e.n_seeds) for e in board] == [("vgg19", 3), ("vgg19", 1), ("cnn-small", 1)]
     assert board[1].std is None
-    best = crud.leaderboard(session, dataset="synthetic", best_per_model=True)
+    best = leaderboard.leaderboard(session, dataset="synthetic", best_per_model=True)
     assert [(e.model, e.n_seeds) for e in best] == [("vgg19", 3), ("cnn-small", 1)]
 
 
 def test_seeds_without_the_ranking_metric_are_left_out_of_that_ranking(session: Session) -> None:
     with_auc = run(session, seed=0, accuracy=0.5, roc_auc=0.8)
     without_auc = run(session, seed=1, accuracy=0.7)  # e.g. AUC undefined: a class missing from its test split
-    (by_auc,) = crud.leaderboard(session, metric="roc_auc_macro")
+    (by_auc,) = leaderboard.leaderboard(session, metric="roc_auc_macro")
     assert by_auc.experiment_ids == [with_auc] and by_auc.value == 0.8
     assert by_auc.metrics["accuracy"] == 0.5  # every metric over the same seeds as the ranking
-    (by_accuracy,) = crud.leaderboard(session, metric="accuracy")
+    (by_accuracy,) = leaderboard.leaderboard(session, metric="accuracy")
     assert by_accuracy.experiment_ids == [with_auc, without_auc] and by_accuracy.value == pytest.approx(0.6)
     assert by_accuracy.metrics["roc_auc_macro"] == 0.8
 
@@ -92,7 +92,7 @@ def test_the_board_is_one_select_with_no_join(session: Session) -> None:
     event.listen(engine, "before_cursor_execute", record)
     try:
         for best_per_model in (False, True):
-            assert len(crud.leaderboard(session, dataset="synthetic", best_per_model=best_per_model)) == 2
+            assert len(leaderboard.leaderboard(session, dataset="synthetic", best_per_model=best_per_model)) == 2
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(statements) == 2, statements
@@ -102,7 +102,7 @@ def test_the_board_is_one_select_with_no_join(session: Session) -> None:
 def test_one_spec_on_two_splits_is_never_averaged_together(session: Session) -> None:
     run(session, accuracy=0.4, split="split-a")
     run(session, accuracy=0.8, split="split-b", seed=1)
-    board = crud.leaderboard(session)
+    board = leaderboard.leaderboard(session)
     assert sorted((e.split_fingerprint, e.n_seeds, e.value) for e in board) == [("split-a", 1, 0.4), ("split-b", 1, 0.8)]
 
 
@@ -110,20 +110,21 @@ def test_concurrent_finishes_of_one_spec_all_count_in_its_mean(session: Session,
     from concurrent.futures import ThreadPoolExecutor
 
     specs = [{"model": "vgg19", "dataset": "synthetic", "epochs": 1, "seed": s} for s in range(8)]
-    rows = crud.create_experiments(session, specs, enqueue=lambda _id: None).experiments
+    rows = experiments.create_experiments(session, specs, enqueue=lambda _id: None).experiments
     for row in rows:
-        crud.claim_experiment(session, row.id)
+        lifecycle.claim_experiment(session, row.id)
 
     def finish(i: int) -> bool:
         s = session_factory()
         try:
-            return crud.finish_experiment(s, rows[i].id, {"metrics": {"accuracy": i / 10}, "split_fingerprint": "fp"})
+            return lifecycle.finish_experiment(
+                s, rows[i].id, lifecycle.ResultRecord(metrics={"accuracy": i / 10}, split_fingerprint="fp"))
         finally:
             s.close()
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(finish, range(8)))
-    (entry,) = crud.leaderboard(session, dataset="synthetic")
+    (entry,) = leaderboard.leaderboard(session, dataset="synthetic")
     assert entry.n_seeds == 8 and entry.value == pytest.approx(sum(i / 10 for i in range(8)) / 8)
 
 
@@ -131,9 +132,9 @@ def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Sessio
     for seed, acc in enumerate([0.2, 0.4, 0.9]):
         run(session, seed=seed, accuracy=acc)
     run(session, model="vgg19", accuracy=0.5, family="vgg")
-    before = crud.leaderboard(session)
-    assert crud.rebuild_result_groups(session) == 2
-    after = crud.leaderboard(session)
+    before = leaderboard.leaderboard(session)
+    assert leaderboard.rebuild_result_groups(session) == 2
+    after = leaderboard.leaderboard(session)
     assert [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in after] == \
         [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in before]
     assert [e.value for e in after] == pytest.approx([e.value for e in before], abs=1e-12)
@@ -146,5 +147,5 @@ def test_a_group_out_of_step_with_its_means_is_left_out_not_an_error(session: Se
     kept = run(session, accuracy=0.5)
     session.execute(text("UPDATE result_groups SET members = '[]' WHERE model = 'vgg19'"))  # e.g. a hand edit
     session.commit()
-    board = crud.leaderboard(session)
+    board = leaderboard.leaderboard(session)
     assert [(e.rank, e.experiment_id) for e in board] == [(1, kept)]

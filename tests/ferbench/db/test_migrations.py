@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from ferbench.cli.main import cli
-from ferbench.db.crud import leaderboard
+from ferbench.db.leaderboard import leaderboard
 from ferbench.db.migrate import alembic_config, upgrade
 from ferbench.db.models import METRICS
 from ferbench.db.session import make_engine, make_session_factory

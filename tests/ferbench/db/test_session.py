@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ferbench.db import crud
+from ferbench.db import experiments
 from ferbench.db import session as db_session
 
 
@@ -29,7 +29,7 @@ def test_json_columns_are_decoded_by_orjson_and_nan_still_reads(
 
     monkeypatch.setattr(db_session, "orjson", CountingOrjson)
     session = session_factory()
-    (row,) = crud.create_experiments(session, [{"model": "cnn-small", "dataset": "synthetic", "epochs": 2}],
+    (row,) = experiments.create_experiments(session, [{"model": "cnn-small", "dataset": "synthetic", "epochs": 2}],
                                      enqueue=lambda _id: None).experiments
     # json.dumps writes NaN, which orjson refuses: a progress row from such a writer must still read.
     # (PostgreSQL's json type refuses NaN itself, so only SQLite can hold one.)
@@ -39,7 +39,7 @@ def test_json_columns_are_decoded_by_orjson_and_nan_still_reads(
     session.commit()
     session.close()
     fresh = session_factory()
-    got = crud.get_experiment(fresh, row.id)
+    got = experiments.get_experiment(fresh, row.id)
     assert got is not None and got.spec["model"] == "cnn-small"
     assert got.progress["epoch"] == 1
     assert math.isnan(got.progress["val_loss"]) if on_sqlite else got.progress["val_loss"] is None

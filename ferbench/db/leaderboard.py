@@ -1,0 +1,186 @@
+"""The leaderboard: result groups (the seeds of one spec on one split) and the ranking query over them.
+
+A group's per-metric count, sum and mean are kept up to date in the finishing transaction
+(`add_to_group`), so `GET /leaderboard` is one SELECT over the groups alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ferbench.db.hashing import without_seed
+from ferbench.db.models import LOWER_IS_BETTER, METRICS, Experiment, Result, ResultGroup
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+def group_member(experiment_id: str, seed: int, mlflow_run_id: str | None, metrics: Mapping[str, float | None]) -> dict[str, Any]:
+    return {"experiment_id": experiment_id, "seed": seed, "mlflow_run_id": mlflow_run_id,
+            "metrics": {m: metrics.get(m) for m in METRICS}}
+
+
+def _group_columns(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """members (sorted by seed) plus the count, sum and mean per metric that the ranking query reads."""
+    members = sorted(members, key=lambda m: (m["seed"], m["experiment_id"]))
+    columns: dict[str, Any] = {"members": members, "n": len(members)}
+    for m in METRICS:
+        values = [v for member in members if (v := member["metrics"].get(m)) is not None]
+        total = sum(values) if values else None
+        columns |= {f"{m}_n": len(values), f"{m}_sum": total, f"{m}_mean": total / len(values) if values else None}
+    return columns
+
+
+def add_to_group(session: Session, row: Experiment, split: str, member: dict[str, Any]) -> None:
+    """Add one result to its (spec_key, split) group under a row lock (concurrent finishes all count)."""
+    key = {"spec_key": row.spec_key, "split_fingerprint": split}
+    fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0, "members": [],
+             "spec": without_seed(row.spec), **{f"{m}_n": 0 for m in METRICS}}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(ResultGroup).values(**fresh).on_conflict_do_nothing(
+        index_elements=["spec_key", "split_fingerprint"]))
+    # FOR UPDATE on PostgreSQL; SQLite already holds its database-wide write lock from the results insert.
+    group_id, members = session.execute(
+        select(ResultGroup.id, ResultGroup.members).filter_by(**key).with_for_update()).one()
+    session.execute(update(ResultGroup.__table__).where(ResultGroup.__table__.c.id == group_id)
+                    .values(**_group_columns([*members, member])))
+
+
+def rebuild_result_groups(session: Session) -> int:
+    """Recompute every (spec_key, split) group from the results table (repair, bulk loads)."""
+    rows = session.execute(
+        select(Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
+               Result.spec_key, Result.seed, Result.mlflow_run_id, *(getattr(Result, m) for m in METRICS),
+               Experiment.spec)
+        .join(Experiment, Experiment.id == Result.experiment_id)
+    ).all()
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        group = groups.setdefault((r.spec_key, r.split_fingerprint), {
+            "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "model": r.model,
+            "family": r.family, "dataset": r.dataset, "members": [],
+            "spec": without_seed(r.spec)})
+        group["members"].append(group_member(r.experiment_id, r.seed, r.mlflow_run_id,
+                                                {m: getattr(r, m) for m in METRICS}))
+    session.execute(delete(ResultGroup))
+    if groups:
+        session.execute(insert(ResultGroup), [{**g, **_group_columns(g["members"])} for g in groups.values()])
+    session.commit()
+    return len(groups)
+
+
+# --- ranking ----------------------------------------------------------------------------------
+
+@dataclass
+class LeaderboardEntry:
+    rank: int
+    model: str
+    family: str | None
+    dataset: str
+    split_fingerprint: str
+    spec_key: str
+    metric: str
+    value: float  # the mean over seeds
+    std: float | None  # sample standard deviation; None with one seed
+    n_seeds: int
+    seeds: list[int]
+    metrics: dict[str, float | None]  # every metric's mean over seeds
+    experiment_id: str  # the best seed's experiment
+    experiment_ids: list[str]
+    mlflow_run_id: str | None
+    mlflow_run_ids: list[str | None]
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    mean = _mean(values)
+    if mean is None or len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+FILTERS = ("dataset", "model", "family", "split_fingerprint")
+
+
+@functools.lru_cache(maxsize=256)
+def _board_query(metric: str, filters: tuple[str, ...], best_per_model: bool) -> Select[Any]:
+    """The SELECT for one shape of request, its values left as bind parameters.
+
+    Cached because building a SQLAlchemy select costs about as much as PostgreSQL takes to run this one
+    (0.3 ms); statements are immutable, so sharing them between threads is safe.
+    """
+    mean = getattr(ResultGroup, f"{metric}_mean")
+    seeds = getattr(ResultGroup, f"{metric}_n")
+    conditions = [mean.is_not(None), *(getattr(ResultGroup, name) == bindparam(name) for name in filters)]
+    ascending = metric in LOWER_IS_BETTER
+    order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
+    columns = (ResultGroup.model, ResultGroup.family, ResultGroup.dataset, ResultGroup.split_fingerprint,
+               ResultGroup.spec_key, ResultGroup.spec, ResultGroup.members)
+    if best_per_model:
+        ranked = select(
+            ResultGroup.id, mean.label("mean"), seeds.label("seeds"),
+            func.row_number().over(
+                partition_by=(ResultGroup.model, ResultGroup.dataset, ResultGroup.split_fingerprint), order_by=order,
+            ).label("rn"),
+        ).where(*conditions).subquery()
+        query = (select(*columns).join(ranked, ranked.c.id == ResultGroup.id).where(ranked.c.rn == 1)
+                 .order_by(ranked.c.mean.asc() if ascending else ranked.c.mean.desc(), ranked.c.seeds.desc(),
+                           ResultGroup.spec_key))
+    else:
+        query = select(*columns).where(*conditions).order_by(*order)
+    return query.limit(bindparam("limit"))
+
+
+def leaderboard(
+    session: Session,
+    *,
+    metric: str = "accuracy",
+    dataset: str | None = None,
+    model: str | None = None,
+    family: str | None = None,
+    split_fingerprint: str | None = None,
+    limit: int = 20,
+    best_per_model: bool = False,
+) -> list[LeaderboardEntry]:
+    """Specs ranked by the mean of `metric` over their seeds (ascending for cost metrics).
+
+    Groups are (spec_key, split_fingerprint): numbers from different splits are never averaged together.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; accepted: {', '.join(METRICS)}")
+    given = {name: value for name, value in zip(FILTERS, (dataset, model, family, split_fingerprint))
+             if value is not None}
+    query = _board_query(metric, tuple(given), best_per_model)
+    ascending = metric in LOWER_IS_BETTER
+    entries = []
+    # One statement over the groups alone: the hot path of GET /leaderboard.
+    for row in session.execute(query, {**given, "limit": limit}).all():
+        group = [m for m in row.members if m["metrics"].get(metric) is not None]
+        if not group:  # a group edited by hand out of step with its means: leave it out, never a 500
+            continue
+        value, std = _mean_std([m["metrics"][metric] for m in group])
+        best = (min if ascending else max)(group, key=lambda m: m["metrics"][metric])
+        # Only the seeds that reported the ranking metric count, for every metric.
+        means = {name: _mean([v for m in group if (v := m["metrics"].get(name)) is not None]) for name in METRICS}
+        entries.append(LeaderboardEntry(
+            rank=len(entries) + 1, model=row.model, family=row.family, dataset=row.dataset,
+            split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, metric=metric, value=value,  # type: ignore[arg-type]
+            std=std, n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
+            experiment_id=best["experiment_id"], experiment_ids=[m["experiment_id"] for m in group],
+            mlflow_run_id=best["mlflow_run_id"], mlflow_run_ids=[m["mlflow_run_id"] for m in group],
+            spec=dict(row.spec),
+        ))
+    return entries
