@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.request
+from collections.abc import Callable
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
@@ -30,23 +31,34 @@ def _reason(what: str, exc: Exception) -> str:
     return f"{what} unreachable"
 
 
-def _database(res: AppResources) -> DependencyHealth:
+def _checked(what: str, check: Callable[[], bool | None]) -> DependencyHealth:
+    """Run one dependency's check; any exception is "down", with a short reason and no trace."""
     try:
+        answered = check()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; no trace in the answer
+        return DependencyHealth(ok=False, detail=_reason(what, exc))
+    if answered is False:
+        return DependencyHealth(ok=False, detail=f"{what} unhealthy")
+    return DependencyHealth(ok=True)
+
+
+def _database(res: AppResources) -> DependencyHealth:
+    def check() -> None:
         session = res.session_factory()()
         try:
             session.execute(text("SELECT 1"))
         finally:
             session.close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"; no trace in the answer
-        return DependencyHealth(ok=False, detail=_reason("database", exc))
-    return DependencyHealth(ok=True)
+
+    return _checked("database", check)
 
 
 def _broker(res: AppResources) -> DependencyHealth:
     url = res.settings.broker_url
     if not url:
         return DependencyHealth(ok=False, detail="FERBENCH_BROKER_URL is not set")
-    try:
+
+    def check() -> None:
         import redis
 
         client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
@@ -54,9 +66,8 @@ def _broker(res: AppResources) -> DependencyHealth:
             client.ping()
         finally:
             client.close()
-    except Exception as exc:  # noqa: BLE001
-        return DependencyHealth(ok=False, detail=_reason("broker", exc))
-    return DependencyHealth(ok=True)
+
+    return _checked("broker", check)
 
 
 def _tracking(res: AppResources) -> DependencyHealth:
@@ -65,12 +76,12 @@ def _tracking(res: AppResources) -> DependencyHealth:
         return DependencyHealth(ok=False, detail="MLFLOW_TRACKING_URI is not set")
     if not is_http_url(uri):
         return DependencyHealth(ok=True, detail="local store (no server to check)")
-    try:
+
+    def check() -> bool:
         with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=TIMEOUT_S) as answer:  # noqa: S310 - configured URL
-            ok = answer.status == 200
-    except Exception as exc:  # noqa: BLE001
-        return DependencyHealth(ok=False, detail=_reason("tracking server", exc))
-    return DependencyHealth(ok=ok, detail=None if ok else "tracking server unhealthy")
+            return answer.status == 200
+
+    return _checked("tracking server", check)
 
 
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
