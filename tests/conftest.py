@@ -1,4 +1,8 @@
-"""Suite-wide set-up: a private state folder per session and a quiet TensorFlow."""
+"""Suite-wide set-up: a private state folder per session and a quiet TensorFlow.
+
+TensorFlow runs as users run it, with oneDNN on: the suite once turned it off, and so missed the
+oneDNN crash that killed mini-xception on odd batches (issue 17).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 # Must happen before anything imports keras: the backend is fixed at import time.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import pytest
 

@@ -63,7 +63,7 @@ def service(
     database = postgres_database("e2e") if backend == "postgresql" else nullcontext(f"sqlite:///{home / 'ferbench.db'}")
     with database as database_url:
         env = service_env(home=home, database_url=database_url, broker_url=e2e_broker.url, tracking_uri=mlflow_server.url)
-        migrate(env, home / "logs")
+        migrate(database_url, home / "logs")
         worker = start_worker(env, home / "worker.log", broker_url=e2e_broker.url)
         settings = Settings(home=home, data_dir=home / "data", database_url=database_url,
                             broker_url=e2e_broker.url, mlflow_tracking_uri=mlflow_server.url)

@@ -20,7 +20,8 @@ from fer_models.models.pointwise import SubsampledPointwiseConv2D, is_strided_po
 from fer_models.models.registry import get_model, list_models
 
 BACKEND_ENV = {
-    "tensorflow": {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    # oneDNN on, as users run TensorFlow on x86: its strided 1x1 backward pass is what crashed.
+    "tensorflow": {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"},
     "jax": {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"},
 }
 
