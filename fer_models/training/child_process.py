@@ -60,27 +60,20 @@ def _child(job: _Job, events: Any, stop: Any) -> None:
         result = run_experiment(job.spec, work_dir=job.work_dir, data_dir=job.data_dir, cache_dir=job.cache_dir,
                                 tracking_uri=job.tracking_uri, hooks=hooks)
     except FerBenchError as exc:
-        events.put(("error", type(exc).__name__, str(exc)))
+        events.put(("error", exc))  # pickled whole: its class, message and any partial metrics
         return
     except BaseException as exc:  # noqa: BLE001 - a bug: its traceback goes to stderr, one line to the caller
         traceback.print_exc()
-        events.put(("error", "TrainingError", f"{type(exc).__name__}: {exc}"))
+        events.put(("error", TrainingError(f"{type(exc).__name__}: {exc}")))
         return
     events.put(("result", result))
-
-
-def _error(kind: str, message: str) -> FerBenchError:
-    import fer_models.errors as errors
-
-    cls = getattr(errors, kind, None)
-    return cls(message) if isinstance(cls, type) and issubclass(cls, FerBenchError) else TrainingError(message)
 
 
 def run_experiment_in_child(spec: ExperimentSpec, *, work_dir: Path, data_dir: Path, cache_dir: Path,
                             tracking_uri: str | None = None, hooks: RunHooks | None = None) -> ExperimentResult:
     """run_experiment's contract, trained in a spawned child process; hooks run here, in the caller.
 
-    Raises what run_experiment raises (FerBenchError subclasses, by class name) and
+    Raises what run_experiment raises (its FerBenchError, pickled across) and
     TrainingProcessDied when the child ends without a result.
     """
     hooks = hooks or RunHooks()
@@ -117,7 +110,7 @@ def run_experiment_in_child(spec: ExperimentSpec, *, work_dir: Path, data_dir: P
             elif kind == "result":
                 return event[1]
             elif kind == "error":
-                raise _error(event[1], event[2])
+                raise event[1]
     except BaseException as exc:
         if child.is_alive():
             child.terminate()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,16 +17,13 @@ import pytest
 
 from fer_models.models.pointwise import SubsampledPointwiseConv2D, is_strided_pointwise
 from fer_models.models.registry import get_model, list_models
+from fer_models.training.child_process import exit_description
 
 BACKEND_ENV = {
     # oneDNN on, as users run TensorFlow on x86: its strided 1x1 backward pass is what crashed.
     "tensorflow": {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"},
     "jax": {"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"},
 }
-
-
-def _exit_text(code: int) -> str:
-    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
 @pytest.mark.slow
@@ -40,7 +36,7 @@ def test_every_model_trains_odd_and_partial_batches(backend: str) -> None:
                          timeout=540)
     started = [line.split(" ", 1)[1] for line in out.stdout.splitlines() if line.startswith("start ")]
     assert out.returncode == 0, (f"{backend}: {started[-1] if started else 'start-up'} crashed the process "
-                                 f"({_exit_text(out.returncode)}): {out.stderr[-2000:]}")
+                                 f"({exit_description(out.returncode)}): {out.stderr[-2000:]}")
     results = {r["name"]: r for r in (json.loads(line) for line in out.stdout.splitlines() if line.startswith("{"))}
     assert sorted(results) == sorted(list_models())
     for name, r in results.items():
