@@ -88,6 +88,7 @@ class Result(Base):
     throughput: Mapped[float | None] = mapped_column(Float)
     params: Mapped[float | None] = mapped_column(Float)
     model_bytes: Mapped[float | None] = mapped_column(Float)
+    protocol: Mapped[str] = mapped_column(String(16), nullable=False, default="holdout", server_default="holdout")
     per_class: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
@@ -118,6 +119,9 @@ class ResultGroup(Base):
     model: Mapped[str] = mapped_column(String(64), nullable=False)
     family: Mapped[str | None] = mapped_column(String(64))
     dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    recipe: Mapped[str | None] = mapped_column(String(64))  # the named recipe the spec came from
+    # "official": the dataset's own test images; "holdout": carved from the pool (never ranked together)
+    protocol: Mapped[str] = mapped_column(String(16), nullable=False, default="holdout", server_default="holdout")
     n: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)  # without the seed
     # Sorted by seed: [{"experiment_id", "seed", "mlflow_run_id", "metrics": {metric: value or null}}]
@@ -132,6 +136,7 @@ class ResultGroup(Base):
     __table_args__ = (
         UniqueConstraint("spec_key", "split_fingerprint", name="uq_result_groups_key"),
         Index("ix_result_groups_model", "model"),
+        Index("ix_result_groups_recipe", "recipe"),
         *(Index(f"ix_result_groups_dataset_{m}", "dataset", f"{m}_mean") for m in METRICS),
     )
 
