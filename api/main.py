@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
-from api.routers import datasets, experiments, health, leaderboard, models, pages, plots
+from api.routers import datasets, experiments, health, leaderboard, models, pages, plots, recipes
 from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         debug=False,
     )
     app.state.resources = resources
-    for router in (health.router, models.router, datasets.router, experiments.router, plots.router,
+    for router in (health.router, models.router, recipes.router, datasets.router, experiments.router, plots.router,
                    leaderboard.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -30,6 +30,26 @@ class ModelOut(BaseModel):
     imagenet_weights: bool
 
 
+class ReportedOut(BaseModel):
+    accuracy: float | None = Field(description="The accuracy the source reports, as a fraction")
+    f1_macro: float | None = Field(default=None, description="The macro-F1 the source reports, when it does")
+    on: str = Field(description="The test set of that figure, in the source's words")
+
+
+class RecipeOut(BaseModel):
+    """One named recipe (fer_models.training.recipes.Recipe.to_dict)."""
+
+    name: str
+    model: str
+    summary: str
+    source: str = Field(description="Where the recipe comes from")
+    reported: ReportedOut | None = Field(description="What the source reports; null when it gives no figure")
+    notes: str
+    tags: list[str] = Field(description="'writeup' marks the recipes of the write-up's table")
+    spec: dict[str, Any] = Field(description="Every spec value the recipe trains with (POST /experiments with "
+                                             "{\"recipe\": name, \"dataset\": ...} and any overrides)")
+
+
 class Problem(BaseModel):
     detail: Any = Field(description="What was wrong; for 422 a list of {loc, msg, type}")
 

@@ -20,7 +20,7 @@ MAX_REPEATS = 100
 MAX_EXPERIMENTS_PER_REQUEST = 500
 SEED_MAX = 2**31 - 1
 # Fields that name things registered on the server; a client must never make the worker open a path.
-NAME_FIELDS = ("model", "dataset", "weights", "augmentation")
+NAME_FIELDS = ("recipe", "model", "dataset", "weights", "augmentation")
 
 
 class SubmissionInvalid(Exception):
@@ -83,7 +83,7 @@ def _request_problems(item: dict[str, Any], repeats: Any, loc: list[Any]) -> lis
         value = item.get(name)
         if isinstance(value, str) and _looks_like_path(value):
             errors.append(problem([*loc, name], "path-like values are not accepted: name a registered "
-                                  f"{name} (see GET /models and GET /datasets)", "value_error", value))
+                                  f"{name} (see GET /recipes, GET /models and GET /datasets)", "value_error", value))
     return errors
 
 

@@ -191,6 +191,8 @@ def _run_tags(spec: ExperimentSpec, dataset: Any, tags: Mapping[str, str] | None
         "keras_backend": keras_backend(),
         "device": device_description(),
     }
+    if spec.recipe:
+        out["recipe"] = spec.recipe
     commit = git_commit()
     if commit:
         out["git_commit"] = commit

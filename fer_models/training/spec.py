@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from fer_models.errors import FerBenchError, ModelError, SpecError
@@ -83,10 +84,15 @@ class EarlyStoppingSpec(BaseModel):
 
 
 class ExperimentSpec(BaseModel):
-    """One experiment. Unknown fields are rejected; `resolved()` fills the model's defaults."""
+    """One experiment. Unknown fields are rejected; `resolved()` fills the model's defaults.
+
+    A spec that names a `recipe` starts from the recipe's settings; the fields it gives override them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
+    recipe: str | None = Field(default=None, description="Named recipe to start from (`ferbench recipes`); "
+                                                         "every other field given overrides it")
     model: str = Field(description="Model name from the catalogue (`ferbench models`)")
     dataset: str = Field(default="synthetic", description="Dataset name (`ferbench datasets`)")
     epochs: Epochs = Field(default=10, description="Epochs")
@@ -111,6 +117,28 @@ class ExperimentSpec(BaseModel):
                                                                               "the model's schema")
     weights: str = Field(default="none", description="none or imagenet (the CLI also accepts a .weights.h5/.keras file)")
     tta: Literal["none", "flip", "ten_crop"] = Field(default="none", description="Test-time augmentation")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _start_from_recipe(cls, data: Any) -> Any:
+        from fer_models.training.recipes import apply_recipe, recipe_names
+
+        # An unknown name is left to the `recipe` field's check, which reports it at its own location.
+        if isinstance(data, Mapping) and data.get("recipe") in recipe_names():
+            return apply_recipe(data)
+        return data
+
+    @field_validator("recipe")
+    @classmethod
+    def _known_recipe(cls, value: str | None) -> str | None:
+        from fer_models.training.recipes import get_recipe
+
+        if value is not None:
+            try:
+                get_recipe(value)
+            except FerBenchError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("model")
     @classmethod

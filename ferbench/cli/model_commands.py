@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fer_models.models.registry import ModelInfo, get_model_info, get_model, list_model_infos
+from fer_models.training.recipes import Recipe, get_recipe, list_recipes
 
 
 def _params_at_default(info: ModelInfo) -> int:
@@ -69,4 +70,47 @@ def models_command(name: str | None, as_json: bool, params: bool) -> None:
         console.print(_hyperparameter_table(infos[0]))
 
 
-COMMANDS: list[click.Command] = [models_command]
+def _recipe_table(recipes: list[Recipe]) -> Table:
+    table = Table(title="FER Bench recipes", caption="reported: the figure the source gives, on its test set",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    # The model is in the name or the summary; the columns an 80-column terminal has room for.
+    for column in ("name", "reported"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("summary")
+    for recipe in recipes:
+        reported = recipe.reported
+        figure = f"{reported.accuracy:.1%}" if reported and reported.accuracy is not None else "-"
+        table.add_row(recipe.name, figure, recipe.summary)
+    return table
+
+
+def _recipe_detail(recipe: Recipe) -> Table:
+    table = Table(title=f"{recipe.name}: every setting it trains with", box=box.SIMPLE_HEAD)
+    table.add_column("field", no_wrap=True)
+    table.add_column("value")
+    for key, value in recipe.to_dict()["spec"].items():
+        table.add_row(key, json.dumps(value))
+    return table
+
+
+@click.command("recipes")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the recipes as JSON (what GET /recipes returns).")
+def recipes_command(name: str | None, as_json: bool) -> None:
+    """List the named recipes (`ferbench train --recipe NAME`), or show every setting of one with NAME."""
+    recipes = [get_recipe(name)] if name else list_recipes()
+    if as_json:
+        docs = [recipe.to_dict() for recipe in recipes]
+        click.echo(json.dumps(docs[0] if name else docs, indent=2))
+        return
+    console = Console()
+    console.print(_recipe_table(recipes))
+    if name:
+        recipe = recipes[0]
+        console.print(f"Source: {recipe.source}")
+        if recipe.notes:
+            console.print(recipe.notes)
+        console.print(_recipe_detail(recipe))
+
+
+COMMANDS: list[click.Command] = [models_command, recipes_command]

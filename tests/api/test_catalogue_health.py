@@ -37,3 +37,14 @@ def test_health_is_503_naming_each_dependency_that_is_down(make_client: MakeClie
     assert "Error" not in answer.text and "Exception" not in answer.text  # causes, not class names
     db_down = make_client(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none").get("/health")
     assert db_down.status_code == 503 and not db_down.json()["dependencies"]["database"]["ok"]
+
+
+def test_recipes_are_served_with_their_resolved_specs(client: TestClient) -> None:
+    from fer_models.training.recipes import list_recipes
+
+    recipes = client.get("/recipes").json()
+    assert recipes == [recipe.to_dict() for recipe in list_recipes()]
+    one = client.get("/recipes/writeup-vgg19")
+    assert one.status_code == 200 and one.json()["spec"]["epochs"] == 50
+    missing = client.get("/recipes/nope")
+    assert missing.status_code == 404 and "writeup-vgg19" in missing.json()["detail"]

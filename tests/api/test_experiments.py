@@ -34,6 +34,32 @@ def test_one_spec_is_stored_and_its_message_is_in_the_gpu_queue(client: TestClie
     assert shown["status"] == "queued" and shown["spec"] == exp["spec"] and shown["metrics"] is None
 
 
+def test_a_recipe_is_stored_resolved_with_the_bodys_overrides(client: TestClient, broker: redis.Redis) -> None:
+    answer = client.post("/experiments", json={"recipe": "writeup-cnn-small", "dataset": "synthetic", "epochs": 2})
+    assert answer.status_code == 202, answer.text
+    spec = answer.json()["spec"]
+    # The recipe's settings, the body's override, and the model's defaults: what the worker runs.
+    assert (spec["recipe"], spec["model"], spec["epochs"], spec["batch_size"], spec["augmentation"]) == (
+        "writeup-cnn-small", "cnn-small", 2, 64, "standard")
+    assert spec["hyperparameters"]["filters"] == 32
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "says"),
+    [({"recipe": "writeup-vgg", "dataset": "synthetic"}, ["body", "recipe"], "Did you mean 'writeup-vgg19'"),
+     ({"recipe": "writeup-cnn-small", "hyperparameters": {"alpha": 0.5}}, ["body", "hyperparameters", "alpha"],
+      "accepted: filters"),
+     ({"recipe": "../etc", "dataset": "synthetic"}, ["body", "recipe"], "GET /recipes")],
+)
+def test_a_bad_recipe_or_override_is_422_at_its_field(client: TestClient, broker: redis.Redis, body: dict,
+                                                      loc: list, says: str) -> None:
+    answer = client.post("/experiments", json=body)
+    assert answer.status_code == 422, answer.text
+    hit = [p for p in answer.json()["detail"] if p["loc"] == loc]
+    assert hit and says in hit[0]["msg"], answer.json()
+    assert queued_task_ids(broker) == []
+
+
 def test_timestamps_are_utc_with_their_offset(client: TestClient, db_url: str) -> None:
     created = client.post("/experiments", json=SPEC).json()
     session = db_session(db_url)

@@ -46,3 +46,26 @@ def test_at_80_columns_descriptions_wrap_at_word_boundaries(capsys: pytest.Captu
     shown = set(out.split())
     for info in list_model_infos():
         assert set(info.description.split()) <= shown, info.name
+
+
+def test_recipes_json_is_what_the_registry_gives(capsys: pytest.CaptureFixture[str]) -> None:
+    from fer_models.training.recipes import list_recipes
+
+    main(["recipes", "--json"])
+    assert json.loads(capsys.readouterr().out) == [recipe.to_dict() for recipe in list_recipes()]
+
+
+def test_one_recipe_shows_its_source_and_every_setting(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    main(["recipes", "paper-vgg-fer"])
+    out = capsys.readouterr().out
+    assert "Khaireddin and Chen 2021" in out and "73.3%" in out and "plateau_factor" in out and "0.75" in out
+
+
+def test_an_unknown_recipe_is_one_line_naming_the_ones_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recipes", "nope"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "unknown recipe 'nope'" in err and "cpu-30min" in err and "Traceback" not in err
