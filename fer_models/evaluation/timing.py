@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import resource
 import sys
 import time
@@ -17,15 +19,17 @@ class Latency:
     p95_ms: float
 
 
-def inference_latency(model: Any, sample: np.ndarray, *, runs: int = 30, warmup: int = 3) -> Latency:
-    """Per-image latency at batch 1 (median and p95, ms) through the compiled predict step."""
+def inference_latency(predict: Callable[[np.ndarray], Any], sample: np.ndarray, *, runs: int = 30,
+                      warmup: int = 3) -> Latency:
+    """Per-image latency at batch 1 (median and p95, ms) of `predict` (a model's predict_on_batch, or
+    its test-time augmentation, whose every view is part of the cost)."""
     one = np.asarray(sample[:1], dtype=np.float32)
     for _ in range(warmup):  # first calls trace/compile the graph
-        model.predict_on_batch(one)
+        predict(one)
     times = np.empty(runs)
     for i in range(runs):
         start = time.perf_counter()
-        model.predict_on_batch(one)
+        predict(one)
         times[i] = time.perf_counter() - start
     return Latency(median_ms=float(np.median(times) * 1e3), p95_ms=float(np.percentile(times, 95) * 1e3))
 
