@@ -37,3 +37,16 @@ class ResultNotLogged(TrainingError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Exceptions pickle their args only: keep the metrics across a process boundary too.
         return (type(self), (str(self), self.metrics))
+
+
+def lookup(table: Mapping[str, Any], name: Any, kind: str, error: type[FerBenchError], *, cutoff: float = 0.5) -> Any:
+    """`table[name]`, else `error` naming the closest entry and every one that exists."""
+    import difflib
+
+    try:
+        return table[name]
+    except (KeyError, TypeError):
+        pass
+    close = difflib.get_close_matches(str(name).lower(), list(table), n=1, cutoff=cutoff)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise error(f"unknown {kind} {name!r}.{hint} Available: {', '.join(table)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from fer_models.data.labels import NUM_CLASSES
-from fer_models.errors import ModelError
+from fer_models.errors import ModelError, lookup
 from fer_models.models.hyperparams import HyperParam
 from fer_models.models.schedule import schedule_problem
 
@@ -227,13 +227,7 @@ def list_model_infos() -> list[ModelInfo]:
 
 
 def get_model_info(name: str) -> ModelInfo:
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        pass
-    close = difflib.get_close_matches(str(name).lower(), list(_BY_NAME), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ModelError(f"unknown model {name!r}.{hint} Available: {', '.join(_BY_NAME)}")
+    return lookup(_BY_NAME, name, "model", ModelError)
 
 
 def check_hyperparameters(name: str, hp: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:

@@ -8,12 +8,11 @@ is the write-up's VGG19 run for 5 epochs. The dataset is never part of a recipe.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fer_models.errors import SpecError
+from fer_models.errors import SpecError, lookup
 
 WRITEUP = "The write-up (custom CNNs, VGG19, MobileNet, ResNet50 and LSTM/attention hybrids on FER2013, 80/10/10)"
 # The write-up states `train.py --model vgg19 --epochs 50 --batch-size 64` and `--model resnet50-lstm
@@ -142,13 +141,7 @@ def recipe_names() -> list[str]:
 
 
 def get_recipe(name: str) -> Recipe:
-    try:
-        return _BY_NAME[name]
-    except (KeyError, TypeError):
-        pass
-    close = difflib.get_close_matches(str(name), list(_BY_NAME), n=1, cutoff=0.6)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise SpecError(f"unknown recipe {name!r}.{hint} Available: {', '.join(_BY_NAME)}")
+    return lookup(_BY_NAME, name, "recipe", SpecError, cutoff=0.6)
 
 
 def _merge(base: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

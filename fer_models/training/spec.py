@@ -128,27 +128,17 @@ class ExperimentSpec(BaseModel):
             return apply_recipe(data)
         return data
 
-    @field_validator("recipe")
+    @field_validator("recipe", "model")
     @classmethod
-    def _known_recipe(cls, value: str | None) -> str | None:
+    def _registered(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from fer_models.models.registry import get_model_info
         from fer_models.training.recipes import get_recipe
 
         if value is not None:
             try:
-                get_recipe(value)
+                (get_recipe if info.field_name == "recipe" else get_model_info)(value)
             except FerBenchError as exc:
                 raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, value: str) -> str:
-        from fer_models.models.registry import get_model_info
-
-        try:
-            get_model_info(value)
-        except ModelError as exc:
-            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("dataset")
