@@ -11,21 +11,7 @@ import pytest
 from fer_models.data import cache, catalog
 from fer_models.data.catalog import load_dataset
 from fer_models.data.dataset import PART_PRIVATE, PART_PUBLIC, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL
-from tests.support.fer_data import write_csv, write_tree
-
-# Odd counts per class, so the carved validation share has to round.
-PER_CLASS = {"Training": 9, "PublicTest": 3, "PrivateTest": 3}
-
-
-def usage_csv(path: Path, seed: int = 5) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A challenge CSV of 7 classes x (9 Training, 3 PublicTest, 3 PrivateTest) distinct random faces."""
-    rng = np.random.default_rng(seed)
-    usages = [usage for usage, n in PER_CLASS.items() for _ in range(7 * n)]
-    labels = np.concatenate([np.arange(7 * n) % 7 for n in PER_CLASS.values()]).astype(np.int64)
-    images = rng.integers(0, 256, size=(len(usages), 48, 48), dtype=np.uint8)
-    write_csv(path, images, labels, usages)
-    return images, labels, usages
-
+from tests.support.fer_data import write_tree, write_usage_csv as usage_csv
 
 def pixel_set(images: np.ndarray) -> set[bytes]:
     return {image.tobytes() for image in images}
