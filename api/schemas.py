@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from fer_models.vocabulary import Metric, Status
+from fer_models.vocabulary import Metric, Protocol, Status
 
 def _as_utc(value: datetime) -> datetime:
     # Every timestamp is written in UTC, but SQLite hands it back without its zone.
@@ -109,6 +109,10 @@ class LeaderboardEntryOut(BaseModel):
     dataset: str
     split_fingerprint: str
     spec_key: str
+    protocol: Protocol = Field("holdout", description="official: the dataset's own test images; holdout: a carved "
+                               "80/10/10 test set")
+    recipe: str | None = Field(None, description="The named recipe the spec was resolved from; null for a hand-written "
+                               "spec")
     metric: Metric
     mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
     std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
@@ -128,6 +132,8 @@ class LeaderboardOut(BaseModel):
     metric: Metric
     order: Literal["asc", "desc"]
     dataset: str | None
+    protocol: Protocol = Field("holdout", description="The protocol every entry of this ranking used (never mixed)")
+    recipe: str | None = None
     entries: list[LeaderboardEntryOut]
 
 

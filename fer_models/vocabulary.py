@@ -27,3 +27,12 @@ LOWER_IS_BETTER: frozenset[Metric] = frozenset({"train_seconds", "epoch_seconds"
 Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 FINISHED: tuple[Status, ...] = ("succeeded", "failed", "cancelled")
+
+# How a result's test set was drawn. `official`: the dataset's own test images (FER2013's PublicTest and
+# PrivateTest rows, a Kaggle test/ folder), validation carved from its training images; `holdout`: the test
+# set carved from the pool (the write-up's 80/10/10). Numbers of the two are never ranked together.
+Protocol = Literal["official", "holdout"]
+PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
+# The parts of an official test set that papers quote separately (FER2013's PublicTest and PrivateTest).
+TestPart = Literal["public", "private"]
+TEST_PARTS: tuple[TestPart, ...] = get_args(TestPart)

@@ -70,9 +70,11 @@ class ApiClient:
         return self._call(_EXPERIMENT, "GET", f"/experiments/{experiment_id}")
 
     def leaderboard(self, *, metric: str = "accuracy", dataset: str | None = None, model: str | None = None,
-                    limit: int | None = None, best_per_model: bool = False) -> LeaderboardOut:
+                    limit: int | None = None, best_per_model: bool = False, protocol: str | None = None,
+                    recipe: str | None = None) -> LeaderboardOut:
         params: dict[str, Any] = {"metric": metric, "dataset": dataset, "model": model, "limit": limit,
-                                  "best_per_model": "true" if best_per_model else None}
+                                  "best_per_model": "true" if best_per_model else None, "protocol": protocol,
+                                  "recipe": recipe}
         return self._call(_LEADERBOARD, "GET", "/leaderboard",
                           params={k: v for k, v in params.items() if v is not None})
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.routers.experiments import ExperimentId
-from ferbench.db.models import LOWER_IS_BETTER, METRICS, STATUSES
+from ferbench.db.models import LOWER_IS_BETTER, METRICS, PROTOCOLS, STATUSES
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
 router = APIRouter(include_in_schema=False)
@@ -25,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 def _page(request: Request, template: str, title: str, nav: str, **context: Any) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, template, {
         "title": title, "nav": nav, "metrics": METRICS, "lower_is_better": sorted(LOWER_IS_BETTER),
-        "statuses": STATUSES, **context})
+        "statuses": STATUSES, "protocols": PROTOCOLS, **context})
 
 
 def _shell(template: str, title: str, nav: str) -> Callable[[Request], HTMLResponse]:

@@ -23,7 +23,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MAGIC = b"FERBENCH-CACHE\x00\x01"
-CACHE_VERSION = 1
+# 2: FER2013's PublicTest rows are test images (were validation) and a `test_part` array marks public/private.
+CACHE_VERSION = 2
 SUFFIX = ".fbcache"
 _PREFIX = struct.Struct("<16sQI4x")
 
@@ -104,7 +105,11 @@ def _read_header(handle: BinaryIO) -> tuple[dict, int]:
     header_bytes = handle.read(header_len)
     if len(header_bytes) != header_len or zlib.crc32(header_bytes) != header_crc:
         raise CacheCorrupt("header truncated or corrupt")
-    return json.loads(header_bytes), header_len
+    header = json.loads(header_bytes)
+    if not isinstance(header, dict) or header.get("version") != CACHE_VERSION:
+        version = header.get("version") if isinstance(header, dict) else None
+        raise CacheCorrupt(f"cache version {version} is not {CACHE_VERSION}")
+    return header, header_len
 
 
 def read_cache(path: Path) -> CacheContent:
@@ -121,8 +126,6 @@ def read_cache(path: Path) -> CacheContent:
         raise CacheCorrupt(f"unreadable: {exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise CacheCorrupt(f"malformed header: {exc}") from exc
-    if header.get("version") != CACHE_VERSION:
-        raise CacheCorrupt(f"cache version {header.get('version')} is not {CACHE_VERSION}")
     if zlib.crc32(payload) != header["payload_crc32"]:
         raise CacheCorrupt("payload checksum mismatch")
     arrays = {}

@@ -18,8 +18,9 @@ from fer_models.data.fingerprint import source_fingerprint
 from fer_models.data.labels import CLASS_NAMES, NUM_CLASSES
 from fer_models.data.layouts import (ACCEPTED_LAYOUTS, HOW_TO_GET, SourceRef, detect_source, fer2013_candidates,
                                      locate, other_dataset_names)
-from fer_models.data.splits import assign_split, split_fingerprint
+from fer_models.data.splits import assign_split, protocol_of, split_fingerprint
 from fer_models.errors import DatasetError
+from fer_models.vocabulary import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +105,26 @@ def _decode(ref: SourceRef, *, skip_bad: bool, progress: Progress | None):
     return decode_tree(ref.path, ref.kind, progress=progress)
 
 
+def _split(labels: np.ndarray, images: np.ndarray, official: np.ndarray | None, test_part: np.ndarray | None,
+           split_seed: int) -> tuple[np.ndarray, str, Protocol]:
+    """The split, its fingerprint and protocol: validation (and, without official test images, the test set)
+    carved from the source's training images."""
+    split = assign_split(labels, official, split_seed)
+    protocol = protocol_of(official)
+    return split, split_fingerprint(images, labels, split, protocol=protocol, test_part=test_part), protocol
+
+
 def _from_cache(name: str, arrays: dict[str, np.ndarray], meta: dict, split_seed: int) -> Dataset:
     images, labels = arrays["images"], arrays["labels"]
+    official, test_part = arrays.get("official"), arrays.get("test_part")
     if int(meta["split_seed"]) == split_seed:
-        split, fingerprint = arrays["split"], str(meta["split_fingerprint"])
+        split, fingerprint, protocol = arrays["split"], str(meta["split_fingerprint"]), protocol_of(official)
     else:
-        official = arrays.get("official")
-        split = assign_split(labels, official, split_seed)
-        fingerprint = split_fingerprint(images, labels, split)
+        split, fingerprint, protocol = _split(labels, images, official, test_part, split_seed)
     return Dataset(name=name, images=images, labels=labels, split=split, class_names=tuple(meta["class_names"]),
                    source_fingerprint=str(meta["source_fingerprint"]), split_fingerprint=fingerprint,
-                   split_seed=split_seed, notes=DecodeNotes.from_json(meta.get("notes", {})))
+                   split_seed=split_seed, notes=DecodeNotes.from_json(meta.get("notes", {})), protocol=protocol,
+                   test_part=test_part)
 
 
 def _try_cache(path: Path, name: str, fingerprint: str | None) -> tuple[dict[str, np.ndarray], dict] | None:
@@ -159,16 +169,19 @@ def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | N
         if hit is not None:
             return _from_cache(name, *hit, split_seed)
     decoded = _decode(ref, skip_bad=skip_bad, progress=progress)
-    split = assign_split(decoded.labels, decoded.official, split_seed)
-    split_fp = split_fingerprint(decoded.images, decoded.labels, split)
+    split, split_fp, protocol = _split(decoded.labels, decoded.images, decoded.official, decoded.test_part,
+                                       split_seed)
     arrays = {"images": decoded.images, "labels": decoded.labels, "split": split}
     if decoded.official is not None:
         arrays["official"] = decoded.official
+    if decoded.test_part is not None:
+        arrays["test_part"] = decoded.test_part
     sizes = np.bincount(split.astype(np.int64), minlength=len(SPLIT_NAMES))
     meta = {
         "name": name, "kind": ref.kind, "source": ref.describe(), "source_fingerprint": fingerprint,
         "class_names": list(CLASS_NAMES), "split_seed": split_seed, "split_fingerprint": split_fp,
         "split_sizes": {s: int(sizes[i]) for i, s in enumerate(SPLIT_NAMES)}, "notes": decoded.notes.to_json(),
+        "protocol": protocol,
         "created": time.time(),
     }
     write_cache(target, arrays, meta)
@@ -177,7 +190,7 @@ def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | N
             stale.unlink(missing_ok=True)
     return Dataset(name=name, images=decoded.images, labels=decoded.labels, split=split, class_names=CLASS_NAMES,
                    source_fingerprint=fingerprint, split_fingerprint=split_fp, split_seed=split_seed,
-                   notes=decoded.notes)
+                   notes=decoded.notes, protocol=protocol, test_part=decoded.test_part)
 
 
 def _cached_meta(cache_dir: Path, name: str) -> dict | None:

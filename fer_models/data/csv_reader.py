@@ -13,16 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_models.data.dataset import SPLIT_TEST, SPLIT_VAL, DecodeNotes
+from fer_models.data.dataset import PART_NONE, PART_PRIVATE, PART_PUBLIC, SPLIT_TEST, DecodeNotes
 from fer_models.data.image_reader import IMAGE_SIZE, KEEP_NAMES, Decoded
 from fer_models.data.labels import NUM_CLASSES
-from fer_models.data.splits import UNASSIGNED
+from fer_models.data.splits import UNASSIGNED, kept_test_part
 from fer_models.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
-USAGE_CODES = {"training": UNASSIGNED, "publictest": SPLIT_VAL, "privatetest": SPLIT_TEST}
+# Usage -> (official split, test part): PublicTest and PrivateTest are both test images (neither selects the
+# model); validation is carved from the Training rows. The part lets metrics be reported on each.
+USAGE_CODES = {"training": (UNASSIGNED, PART_NONE), "publictest": (SPLIT_TEST, PART_PUBLIC),
+               "privatetest": (SPLIT_TEST, PART_PRIVATE)}
 _BLOCK = 4096
 _NOT_PIXEL_CHARS = b"0123456789 "
 Progress = Callable[[int, int], None]
@@ -32,13 +35,13 @@ class _BadRow(Exception):
     pass
 
 
-def _parse_row(fields: list[str], cols: tuple[int, int, int | None]) -> tuple[int, str, int]:
+def _parse_row(fields: list[str], cols: tuple[int, int, int | None]) -> tuple[int, str, tuple[int, int]]:
     emotion_col, pixels_col, usage_col = cols
     raw_label = fields[emotion_col].strip().strip('"')
     if not raw_label.isdigit() or int(raw_label) >= NUM_CLASSES:
         raise _BadRow(f"emotion {raw_label!r} is not a label 0..{NUM_CLASSES - 1}")
     pixels = fields[pixels_col].strip().strip('"').strip()
-    usage = UNASSIGNED
+    usage = (UNASSIGNED, PART_NONE)
     if usage_col is not None:
         raw_usage = fields[usage_col].strip().strip('"')
         if raw_usage.lower() not in USAGE_CODES:
@@ -92,7 +95,8 @@ def decode_csv(path: Path, *, skip_bad: bool = False, progress: Progress | None 
     official: list[np.ndarray] = []
     blocks: list[np.ndarray] = []
     skipped: list[int] = []
-    pending: list[tuple[int, int, int, str]] = []  # (line, label, usage, pixels)
+    parts: list[np.ndarray] = []
+    pending: list[tuple[int, int, tuple[int, int], str]] = []  # (line, label, (official, test part), pixels)
 
     def flush() -> None:
         if pending and not _block_is_clean([row[3] for row in pending]):
@@ -121,7 +125,9 @@ def decode_csv(path: Path, *, skip_bad: bool = False, progress: Progress | None 
             keep = ~too_big
             blocks.append(values[keep].astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE))
             labels.append(np.array([row[1] for row in pending], dtype=np.int64)[keep])
-            official.append(np.array([row[2] for row in pending], dtype=np.int8)[keep])
+            usage = np.array([row[2] for row in pending], dtype=np.int8).reshape(-1, 2)[keep]
+            official.append(usage[:, 0])
+            parts.append(usage[:, 1])
             pending.clear()
         if progress:
             progress(min(line_number, total), total)
@@ -163,4 +169,5 @@ def decode_csv(path: Path, *, skip_bad: bool = False, progress: Progress | None 
     notes = DecodeNotes(source=str(path), layout="csv: fer2013 challenge", skipped_rows=tuple(skipped[:KEEP_NAMES]),
                         n_skipped_rows=len(skipped))
     return Decoded(images, np.concatenate(labels),
-                   official_arr if np.any(official_arr != UNASSIGNED) else None, notes)
+                   official_arr if np.any(official_arr != UNASSIGNED) else None, notes,
+                   test_part=kept_test_part(np.concatenate(parts)))

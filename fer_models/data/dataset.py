@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_models.vocabulary import TEST_PARTS, Protocol
+
 SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST = 0, 1, 2
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+# test_part codes: which part of an official test set an image belongs to (FER2013's PublicTest, PrivateTest).
+PART_NONE, PART_PUBLIC, PART_PRIVATE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class Dataset:
     split_fingerprint: str
     split_seed: int
     notes: DecodeNotes = field(default_factory=DecodeNotes)
+    # "official": the source supplied the test images (CSV Usage, a test/ folder); "holdout": test carved 80/10/10.
+    protocol: Protocol = "holdout"
+    # int8 (N,): PART_PUBLIC / PART_PRIVATE on test images, PART_NONE elsewhere; None unless the test set has both.
+    test_part: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -67,6 +75,14 @@ class Dataset:
             raise ValueError(f"unknown split {which!r}; accepted: {', '.join(SPLIT_NAMES)}")
         mask = self.split == SPLIT_NAMES.index(which)
         return self.images[mask], self.labels[mask]
+
+    def test_parts(self) -> dict[str, np.ndarray]:
+        """{"public": mask, "private": mask} over the test subset's images; empty unless the test set has both."""
+        if self.test_part is None:
+            return {}
+        parts = self.test_part[self.split == SPLIT_TEST]
+        masks = {name: parts == code for name, code in zip(TEST_PARTS, (PART_PUBLIC, PART_PRIVATE))}
+        return masks if all(mask.any() for mask in masks.values()) else {}
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Images per class per split: {"train": {"Angry": n, ...}, "val": ..., "test": ...}."""

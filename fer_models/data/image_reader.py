@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fer_models.data.dataset import SPLIT_TEST, SPLIT_VAL, DecodeNotes
+from fer_models.data.dataset import PART_NONE, PART_PRIVATE, PART_PUBLIC, SPLIT_TEST, SPLIT_VAL, DecodeNotes
 from fer_models.data.labels import accepted_folder_names, is_known_other_class, label_for_folder
 from fer_models.data.layouts import ACCEPTED_LAYOUTS, IMAGE_EXTENSIONS, SPLIT_FOLDERS
-from fer_models.data.splits import UNASSIGNED
+from fer_models.data.splits import UNASSIGNED, kept_test_part
 from fer_models.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ IMAGE_SIZE = 48
 MAX_BAD_FRACTION = 0.01
 KEEP_NAMES = 20  # bad files named in notes and errors
 _SPLIT_CODES = {"train": UNASSIGNED, "val": SPLIT_VAL, "test": SPLIT_TEST}
+_TEST_PART_FOLDERS = {"publictest": PART_PUBLIC, "privatetest": PART_PRIVATE}
 Progress = Callable[[int, int], None]
 
 
@@ -46,6 +47,7 @@ class Decoded:
     labels: np.ndarray  # int64 (N,)
     official: np.ndarray | None  # int8 (N,): official split, UNASSIGNED where the source gives none
     notes: DecodeNotes
+    test_part: np.ndarray | None = None  # int8 (N,): PART_PUBLIC/PART_PRIVATE, only when the test set has both
 
 
 def _natural_key(name: str) -> list:
@@ -79,6 +81,7 @@ class _Entry:
     path: str  # inside the folder or zip
     label: int
     official: int
+    test_part: int = PART_NONE
 
 
 def _classify(paths: list[str], where: Path) -> tuple[list[_Entry], dict[str, int], str]:
@@ -118,7 +121,8 @@ def _classify(paths: list[str], where: Path) -> tuple[list[_Entry], dict[str, in
                 unknown.add(folder)
             continue
         official = _SPLIT_CODES[SPLIT_FOLDERS[parts[prefix].lower()]] if with_splits else UNASSIGNED
-        entries.append(_Entry(path, label, official))
+        part = _TEST_PART_FOLDERS.get(parts[prefix].lower(), PART_NONE) if with_splits else PART_NONE
+        entries.append(_Entry(path, label, official, part))
     if unknown:
         raise DatasetError(f"unknown class folder(s) {sorted(unknown)} in {where}; accepted folder names "
                            f"(case-insensitive): {accepted_folder_names()}")
@@ -263,8 +267,9 @@ def decode_tree(path: Path, kind: str, *, progress: Progress | None = None,
     labels = np.array([e.label for e in entries], dtype=np.int64)[ok]
     official_all = np.array([e.official for e in entries], dtype=np.int8)[ok]
     official = official_all if np.any(official_all != UNASSIGNED) else None
+    test_part = kept_test_part(np.array([e.test_part for e in entries], dtype=np.int8)[ok])
     notes = DecodeNotes(source=str(path), layout=f"{kind}: {layout}", bad_files=tuple(bad[:KEEP_NAMES]),
                         n_bad=len(bad), dropped_classes=dropped)
     kept = images if ok.all() else np.ascontiguousarray(images[ok])
-    return Decoded(kept, labels, official, notes)
+    return Decoded(kept, labels, official, notes, test_part=test_part)
 

@@ -17,8 +17,9 @@ ACCEPTED_LAYOUTS = (
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".pgm", ".ppm", ".webp"})
 SPLIT_FOLDERS = {
     "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "publictest": "val",
-    "test": "test", "testing": "test", "privatetest": "test",
+    "val": "val", "valid": "val", "validation": "val",
+    # FER2013's PublicTest and PrivateTest are both test images (never model selection).
+    "test": "test", "testing": "test", "publictest": "test", "privatetest": "test",
 }
 HOW_TO_GET = {
     "fer2013": "download FER2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013 or the "

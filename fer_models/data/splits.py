@@ -6,7 +6,8 @@ import hashlib
 
 import numpy as np
 
-from fer_models.data.dataset import SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL
+from fer_models.data.dataset import PART_PRIVATE, PART_PUBLIC, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VAL
+from fer_models.vocabulary import Protocol
 
 UNASSIGNED = -1  # in an official split: an image the source leaves to us (train pool without a val set)
 VAL_FRACTION = 0.1
@@ -52,10 +53,33 @@ def assign_split(labels: np.ndarray, official: np.ndarray | None, seed: int) -> 
     return split
 
 
-def split_fingerprint(images: np.ndarray, labels: np.ndarray, split: np.ndarray) -> str:
-    """Hash of the split assignment and the content it assigns: equal only for the same experiment data."""
+def protocol_of(official: np.ndarray | None) -> Protocol:
+    """"official" when the source supplied test images (CSV Usage, a test/ folder), else "holdout" (carved)."""
+    return "official" if official is not None and bool(np.any(np.asarray(official) == SPLIT_TEST)) else "holdout"
+
+
+def kept_test_part(test_part: np.ndarray | None) -> np.ndarray | None:
+    """The public/private marks when the test set has both parts (worth reporting apart), else None."""
+    if test_part is None:
+        return None
+    test_part = np.asarray(test_part, dtype=np.int8)
+    both = bool(np.any(test_part == PART_PUBLIC)) and bool(np.any(test_part == PART_PRIVATE))
+    return test_part if both else None
+
+
+def split_fingerprint(images: np.ndarray, labels: np.ndarray, split: np.ndarray, *,
+                      protocol: Protocol = "holdout", test_part: np.ndarray | None = None) -> str:
+    """Hash of the split assignment and the content it assigns: equal only for the same experiment data.
+
+    An official split also hashes its protocol and public/private marks, so its fingerprint differs from
+    the fingerprints of results stored before the protocol existed (recorded as "holdout").
+    """
     digest = hashlib.sha256()
     digest.update(f"{images.shape}|{labels.shape}|{split.shape}".encode())
+    if protocol != "holdout":
+        digest.update(f"|protocol={protocol}|".encode())
+        if test_part is not None:
+            digest.update(np.ascontiguousarray(test_part, dtype=np.int8).data)
     digest.update(np.ascontiguousarray(split, dtype=np.int8).data)
     digest.update(np.ascontiguousarray(labels, dtype=np.int64).data)
     digest.update(np.ascontiguousarray(images, dtype=np.uint8).data)

@@ -188,6 +188,7 @@ def _run_tags(spec: ExperimentSpec, dataset: Any, tags: Mapping[str, str] | None
         "dataset": dataset.name,
         "split_fingerprint": dataset.split_fingerprint,
         "dataset_fingerprint": dataset.source_fingerprint,
+        "protocol": dataset.protocol,
         "keras_backend": keras_backend(),
         "device": device_description(),
     }
@@ -320,13 +321,14 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
 
     x_test, y_test = dataset.subset("test")
     evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta)
+    parts = _test_part_metrics(dataset, evaluation)
     if logger is None:
-        metrics = _final_metrics(model, evaluation, state, keras_file=None)
+        metrics = {**_final_metrics(model, evaluation, state, keras_file=None), **parts}
     else:
         with tempfile.TemporaryDirectory(prefix="ferbench-model-") as tmp:
             # Serialised once: model_bytes measures the `.keras` file inside the folder MLflow receives.
             staged = _stage_model(model, dataset, Path(tmp))
-            metrics = _final_metrics(model, evaluation, state, keras_file=staged.keras_file)
+            metrics = {**_final_metrics(model, evaluation, state, keras_file=staged.keras_file), **parts}
             try:
                 _log_final(logger, spec, dataset, evaluation, metrics, state, staged)
             except Exception as exc:
@@ -340,8 +342,23 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
         confusion_matrix=evaluation.report.confusion_matrix, history=state.history, mlflow_run_id=run_id,
         dataset_fingerprint=dataset.source_fingerprint, split_fingerprint=dataset.split_fingerprint,
         epochs_completed=state.epochs_completed,
-        stopped_reason=stop_reason,
+        stopped_reason=stop_reason, protocol=dataset.protocol,
     )
+
+
+PART_METRICS = ("accuracy", "f1_macro")
+
+
+def _test_part_metrics(dataset: Any, evaluation: Any) -> dict[str, float]:
+    """`public_accuracy`, `private_f1_macro`, ...: the headline metrics on each part of an official test set
+    that has two (FER2013's PublicTest and PrivateTest, which papers quote one or the other of); else none."""
+    from fer_models.evaluation.metrics import classification_report
+
+    out: dict[str, float] = {}
+    for part, mask in dataset.test_parts().items():
+        report = classification_report(evaluation.labels[mask], evaluation.probs[mask])
+        out.update({f"{part}_{name}": float(report.metrics[name]) for name in PART_METRICS})
+    return out
 
 
 def _final_metrics(model: Any, evaluation: Any, state: CheckpointState, *, keras_file: Path | None) -> dict[str, float]:

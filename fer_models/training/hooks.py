@@ -32,7 +32,10 @@ class RunHooks:
 
 @dataclass
 class ExperimentResult:
-    """`status`: succeeded, cancelled or stopped_budget (the last still evaluated on the test split)."""
+    """`status`: succeeded, cancelled or stopped_budget (the last still evaluated on the test split).
+
+    With FER2013's PublicTest/PrivateTest both in the test set, `metrics` also holds `public_accuracy`,
+    `private_accuracy`, `public_f1_macro` and `private_f1_macro` (logged as `test_public_accuracy`, ...)."""
 
     status: str
     metrics: dict[str, float]
@@ -44,3 +47,5 @@ class ExperimentResult:
     split_fingerprint: str
     epochs_completed: int
     stopped_reason: str | None = None
+    # "official": the dataset's own test images; "holdout": a test set carved 80/10/10 (fer_models.vocabulary).
+    protocol: str = "holdout"

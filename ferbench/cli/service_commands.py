@@ -18,7 +18,7 @@ import click
 
 from api.schemas import ExperimentOut, LeaderboardEntryOut
 from fer_models.errors import FerBenchError
-from fer_models.vocabulary import FINISHED
+from fer_models.vocabulary import FINISHED, PROTOCOLS
 from ferbench.cli.formatting import format_metric
 from ferbench.cli.options import parse_hyperparameters
 from ferbench.client import ApiClient, ApiError
@@ -77,14 +77,23 @@ def describe_outcome(exp: Mapping[str, Any]) -> str:
     return f"{exp['id']}  {exp.get('status')}{shown}"
 
 
-def print_leaderboard(entries: Sequence[LeaderboardEntryOut], metric: str) -> None:
+PROTOCOL_NOTES = {"official": "the dataset's own test images, e.g. FER2013's PublicTest+PrivateTest",
+                  "holdout": "a test set carved 80/10/10 from the pool"}
+
+
+def print_leaderboard(entries: Sequence[LeaderboardEntryOut], metric: str, protocol: str | None = None) -> None:
+    """The ranking as a table under a line naming its protocol (one ranking never mixes two)."""
     if not entries:
         click.echo("The leaderboard is empty (no finished experiment matches).")
         return
-    click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {metric:>18}  {'seeds':>5}  experiment")
+    protocol = protocol or entries[0].protocol
+    click.echo(f"Protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
+    click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {'recipe':<16} {metric:>18}  {'seeds':>5}  experiment")
     for entry in entries:
         value = f"{entry.mean:.4f} ± {entry.std:.4f}" if entry.std is not None else f"{entry.mean:.4f}"
-        click.echo(f"{entry.rank:>3}  {entry.model:<16} {entry.dataset:<12} {value:>18}  {entry.n_seeds!s:>5}  {entry.experiment_id}")
+        recipe = entry.recipe or "-"
+        click.echo(f"{entry.rank:>3}  {entry.model:<16} {entry.dataset:<12} {recipe:<16} {value:>18}  "
+                   f"{entry.n_seeds!s:>5}  {entry.experiment_id}")
 
 
 def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None,
@@ -224,18 +233,22 @@ def status_command(experiment_id: str, as_json: bool, api_url: str | None) -> No
 @click.option("--model", default=None)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--best-per-model", is_flag=True)
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
+              help="official: the dataset's own test images; holdout: a carved 80/10/10 test set. "
+                   "Default: official when there are official results, else holdout (never both in one ranking).")
+@click.option("--recipe", default=None, help="Only specs resolved from this named recipe.")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @api_url_option
 def leaderboard_command(metric: str, dataset: str | None, model: str | None, limit: int, best_per_model: bool,
-                        as_json: bool, api_url: str | None) -> None:
-    """Rank finished experiments by a metric."""
+                        protocol: str | None, recipe: str | None, as_json: bool, api_url: str | None) -> None:
+    """Rank finished experiments by a metric, within one evaluation protocol."""
     with _client(api_url) as client:
         board = client.leaderboard(metric=metric, dataset=dataset, model=model, limit=limit,
-                                   best_per_model=best_per_model)
+                                   best_per_model=best_per_model, protocol=protocol, recipe=recipe)
     if as_json:
         _echo_json([entry.model_dump(mode="json") for entry in board.entries])
     else:
-        print_leaderboard(board.entries, metric)
+        print_leaderboard(board.entries, metric, board.protocol)
 
 
 @click.command("demo")

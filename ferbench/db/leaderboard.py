@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy.orm import Session, aliased
 
 from ferbench.db.hashing import without_seed
-from ferbench.db.models import LOWER_IS_BETTER, METRICS, Experiment, Result, ResultGroup
+from ferbench.db.models import LOWER_IS_BETTER, METRICS, PROTOCOLS, Experiment, Result, ResultGroup
+
+RECIPE_LENGTH = ResultGroup.__table__.c.recipe.type.length or 64
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -37,11 +39,26 @@ def _group_columns(members: list[dict[str, Any]]) -> dict[str, Any]:
     return columns
 
 
-def add_to_group(session: Session, row: Experiment, split: str, member: dict[str, Any]) -> None:
-    """Add one result to its (spec_key, split) group under a row lock (concurrent finishes all count)."""
+def recipe_of(spec: Any) -> str | None:
+    """The named recipe a stored spec was resolved from (its `recipe` field), None for a hand-written one."""
+    recipe = spec.get("recipe") if isinstance(spec, Mapping) else None
+    return str(recipe)[:RECIPE_LENGTH] if recipe else None
+
+
+def _group_identity(model: str, family: str | None, dataset: str, spec: Any, protocol: str) -> dict[str, Any]:
+    """What a group copies from its first result: the same for all of its seeds."""
+    return {"model": model, "family": family, "dataset": dataset, "spec": without_seed(spec),
+            "recipe": recipe_of(spec), "protocol": protocol}
+
+
+def add_to_group(session: Session, row: Experiment, split: str, member: dict[str, Any], *,
+                 protocol: str = "holdout") -> None:
+    """Add one result to its (spec_key, split) group under a row lock (concurrent finishes all count).
+
+    The split fingerprint fixes the protocol, so one group never mixes "official" and "holdout" results."""
     key = {"spec_key": row.spec_key, "split_fingerprint": split}
-    fresh = {**key, "model": row.model, "family": row.family, "dataset": row.dataset, "n": 0, "members": [],
-             "spec": without_seed(row.spec), **{f"{m}_n": 0 for m in METRICS}}
+    fresh = {**key, **_group_identity(row.model, row.family, row.dataset, row.spec, protocol), "n": 0,
+             "members": [], **{f"{m}_n": 0 for m in METRICS}}
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
@@ -59,16 +76,15 @@ def rebuild_result_groups(session: Session) -> int:
     """Recompute every (spec_key, split) group from the results table (repair, bulk loads)."""
     rows = session.execute(
         select(Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
-               Result.spec_key, Result.seed, Result.mlflow_run_id, *(getattr(Result, m) for m in METRICS),
-               Experiment.spec)
+               Result.spec_key, Result.seed, Result.mlflow_run_id, Result.protocol,
+               *(getattr(Result, m) for m in METRICS), Experiment.spec)
         .join(Experiment, Experiment.id == Result.experiment_id)
     ).all()
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         group = groups.setdefault((r.spec_key, r.split_fingerprint), {
-            "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "model": r.model,
-            "family": r.family, "dataset": r.dataset, "members": [],
-            "spec": without_seed(r.spec)})
+            "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "members": [],
+            **_group_identity(r.model, r.family, r.dataset, r.spec, r.protocol)})
         group["members"].append(group_member(r.experiment_id, r.seed, r.mlflow_run_id,
                                                 {m: getattr(r, m) for m in METRICS}))
     session.execute(delete(ResultGroup))
@@ -88,6 +104,8 @@ class LeaderboardEntry:
     dataset: str
     split_fingerprint: str
     spec_key: str
+    protocol: str  # "official" or "holdout": one ranking never mixes the two
+    recipe: str | None  # the named recipe the spec came from
     metric: str
     value: float  # the mean over seeds
     std: float | None  # sample standard deviation; None with one seed
@@ -112,7 +130,20 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
-FILTERS = ("dataset", "model", "family", "split_fingerprint")
+FILTERS = ("dataset", "model", "family", "split_fingerprint", "recipe", "protocol")
+
+
+def _default_protocol(metric: str, filters: tuple[str, ...]) -> Any:
+    """"official" when a group matching the filters has official results for `metric`, else "holdout".
+
+    An uncorrelated scalar subquery: the database evaluates it once, from ix_result_groups_protocol_dataset.
+    """
+    other = aliased(ResultGroup)
+    official = (select(literal("official")).select_from(other)
+                .where(other.protocol == "official", getattr(other, f"{metric}_mean").is_not(None),
+                       *(getattr(other, name) == bindparam(name) for name in filters))
+                .limit(1).scalar_subquery())
+    return func.coalesce(official, "holdout")
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,15 +151,18 @@ def _board_query(metric: str, filters: tuple[str, ...], best_per_model: bool) ->
     """The SELECT for one shape of request, its values left as bind parameters.
 
     Cached because building a SQLAlchemy select costs about as much as PostgreSQL takes to run this one
-    (0.3 ms); statements are immutable, so sharing them between threads is safe.
+    (0.3 ms); statements are immutable, so sharing them between threads is safe. Without a `protocol`
+    filter the protocol is the default one (_default_protocol): a ranking is always of one protocol.
     """
     mean = getattr(ResultGroup, f"{metric}_mean")
     seeds = getattr(ResultGroup, f"{metric}_n")
     conditions = [mean.is_not(None), *(getattr(ResultGroup, name) == bindparam(name) for name in filters)]
+    if "protocol" not in filters:
+        conditions.append(ResultGroup.protocol == _default_protocol(metric, filters))
     ascending = metric in LOWER_IS_BETTER
     order = (mean.asc() if ascending else mean.desc(), seeds.desc(), ResultGroup.spec_key)
     columns = (ResultGroup.model, ResultGroup.family, ResultGroup.dataset, ResultGroup.split_fingerprint,
-               ResultGroup.spec_key, ResultGroup.spec, ResultGroup.members)
+               ResultGroup.spec_key, ResultGroup.protocol, ResultGroup.recipe, ResultGroup.spec, ResultGroup.members)
     if best_per_model:
         ranked = select(
             ResultGroup.id, mean.label("mean"), seeds.label("seeds"),
@@ -152,16 +186,22 @@ def leaderboard(
     model: str | None = None,
     family: str | None = None,
     split_fingerprint: str | None = None,
+    recipe: str | None = None,
+    protocol: str | None = None,
     limit: int = 20,
     best_per_model: bool = False,
 ) -> list[LeaderboardEntry]:
     """Specs ranked by the mean of `metric` over their seeds (ascending for cost metrics).
 
     Groups are (spec_key, split_fingerprint): numbers from different splits are never averaged together.
+    One protocol per ranking: `protocol` ("official" or "holdout"), or without it "official" when a group
+    matching the other filters has official results and "holdout" otherwise (entries say which).
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; accepted: {', '.join(METRICS)}")
-    given = {name: value for name, value in zip(FILTERS, (dataset, model, family, split_fingerprint))
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; accepted: {', '.join(PROTOCOLS)}")
+    given = {name: value for name, value in zip(FILTERS, (dataset, model, family, split_fingerprint, recipe, protocol))
              if value is not None}
     query = _board_query(metric, tuple(given), best_per_model)
     ascending = metric in LOWER_IS_BETTER
@@ -177,7 +217,8 @@ def leaderboard(
         means = {name: _mean([v for m in group if (v := m["metrics"].get(name)) is not None]) for name in METRICS}
         entries.append(LeaderboardEntry(
             rank=len(entries) + 1, model=row.model, family=row.family, dataset=row.dataset,
-            split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, metric=metric, value=value,  # type: ignore[arg-type]
+            split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, protocol=row.protocol,
+            recipe=row.recipe, metric=metric, value=value,  # type: ignore[arg-type]
             std=std, n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
             experiment_id=best["experiment_id"], experiment_ids=[m["experiment_id"] for m in group],
             mlflow_run_id=best["mlflow_run_id"], mlflow_run_ids=[m["mlflow_run_id"] for m in group],

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ferbench.db.leaderboard import add_to_group, group_member
-from ferbench.db.models import FINISHED, METRICS, Experiment, Result, utcnow
+from ferbench.db.models import FINISHED, METRICS, PROTOCOLS, Experiment, Protocol, Result, utcnow
 from ferbench.db.outbox import Enqueue, send
 
 
@@ -239,6 +239,11 @@ class ResultRecord:
     per_class: Mapping[str, Mapping[str, float]] | None = None
     mlflow_run_id: str | None = None
     stopped_reason: str | None = None
+    protocol: Protocol = "holdout"  # how the test set was drawn (fer_models.vocabulary.PROTOCOLS)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; accepted: {', '.join(PROTOCOLS)}")
 
 
 def finish_experiment(session: Session, experiment_id: str, result: ResultRecord) -> bool:
@@ -264,12 +269,13 @@ def finish_experiment(session: Session, experiment_id: str, result: ResultRecord
         metrics = {m: _number(result.metrics.get(m)) for m in METRICS}
         session.add(Result(
             experiment_id=experiment_id, model=row.model, family=row.family, dataset=row.dataset,
-            split_fingerprint=split, spec_key=row.spec_key, seed=row.seed,
+            split_fingerprint=split, spec_key=row.spec_key, seed=row.seed, protocol=result.protocol,
             per_class=_jsonable(result.per_class), mlflow_run_id=run_id or row.mlflow_run_id,
             created_at=now, **metrics,
         ))
         session.flush()  # the unique experiment_id stops a second finish before the group changes
-        add_to_group(session, row, split, group_member(experiment_id, row.seed, run_id or row.mlflow_run_id, metrics))
+        add_to_group(session, row, split, group_member(experiment_id, row.seed, run_id or row.mlflow_run_id, metrics),
+                     protocol=result.protocol)
         session.commit()
     except IntegrityError:
         session.rollback()  # a results row already exists: the other delivery finished it

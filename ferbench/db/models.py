@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
-from fer_models.vocabulary import FINISHED, LOWER_IS_BETTER, METRICS, STATUSES  # noqa: F401
+from fer_models.vocabulary import FINISHED, LOWER_IS_BETTER, METRICS, PROTOCOLS, STATUSES, Protocol  # noqa: F401
 
 
 def utcnow() -> datetime:
@@ -137,6 +137,7 @@ class ResultGroup(Base):
         UniqueConstraint("spec_key", "split_fingerprint", name="uq_result_groups_key"),
         Index("ix_result_groups_model", "model"),
         Index("ix_result_groups_recipe", "recipe"),
+        Index("ix_result_groups_protocol_dataset", "protocol", "dataset"),
         *(Index(f"ix_result_groups_dataset_{m}", "dataset", f"{m}_mean") for m in METRICS),
     )
 

@@ -56,3 +56,32 @@ def test_leaderboard_rejects_unknown_metrics_and_bad_limits(client: TestClient) 
     assert bad.status_code == 422 and "accuracy" in bad.text
     assert client.get("/leaderboard", params={"limit": 0}).status_code == 422
     assert client.get("/leaderboard", params={"best_per_model": "maybe"}).status_code == 422
+
+
+def test_one_ranking_per_protocol_with_recipe_and_protocol_columns(make_client: MakeClient, db_url: str) -> None:
+    client = make_client()
+    base = {"model": "cnn-small", "dataset": "synthetic", "epochs": 1}
+    carved, official, other = [client.post("/experiments", json={**base, "learning_rate": lr}).json()
+                               for lr in (1e-3, 1e-2, 1e-4)]
+    session = make_session_factory(db_url)()
+    try:
+        for exp, acc, protocol, split in ((carved, 0.9, "holdout", "carved"), (official, 0.6, "official", "kaggle"),
+                                          (other, 0.7, "official", "kaggle")):
+            lifecycle.claim_experiment(session, exp["id"])
+            lifecycle.finish_experiment(session, exp["id"], lifecycle.ResultRecord(
+                metrics={"accuracy": acc}, split_fingerprint=split, protocol=protocol))
+    finally:
+        session.close()
+
+    board = client.get("/leaderboard", params={"dataset": "synthetic"}).json()
+    assert board["protocol"] == "official"
+    assert [(e["rank"], e["mean"], e["protocol"], e["recipe"]) for e in board["entries"]] == [
+        (1, 0.7, "official", None), (2, 0.6, "official", None)]
+    holdout = client.get("/leaderboard", params={"dataset": "synthetic", "protocol": "holdout"}).json()
+    assert holdout["protocol"] == "holdout" and [(e["rank"], e["mean"]) for e in holdout["entries"]] == [(1, 0.9)]
+    empty = client.get("/leaderboard", params={"dataset": "fer2013"}).json()
+    assert empty["protocol"] == "holdout" and empty["entries"] == []
+    assert client.get("/leaderboard", params={"recipe": "paper"}).json()["entries"] == []
+    bad = client.get("/leaderboard", params={"protocol": "80/10/10"})
+    assert bad.status_code == 422 and "official" in bad.text and "holdout" in bad.text
+    assert client.get("/leaderboard", params={"recipe": "r" * 65}).status_code == 422

@@ -51,6 +51,20 @@ def write_csv(path: Path, images: np.ndarray, labels: np.ndarray, usages: list[s
     path.write_text("\n".join(lines) + "\n")
 
 
+USAGE_PER_CLASS = {"Training": 9, "PublicTest": 3, "PrivateTest": 3}  # odd: the carved val share rounds
+
+
+def write_usage_csv(path: Path, seed: int = 5) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A challenge CSV with all three Usage values: 7 classes x (9 Training, 3 PublicTest, 3 PrivateTest)
+    distinct random faces. Returns (images, labels, usages) in row order."""
+    rng = np.random.default_rng(seed)
+    usages = [usage for usage, n in USAGE_PER_CLASS.items() for _ in range(7 * n)]
+    labels = np.concatenate([np.arange(7 * n) % 7 for n in USAGE_PER_CLASS.values()]).astype(np.int64)
+    images = rng.integers(0, 256, size=(len(usages), 48, 48), dtype=np.uint8)
+    write_csv(path, images, labels, usages)
+    return images, labels, usages
+
+
 def tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):

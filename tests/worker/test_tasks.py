@@ -10,6 +10,7 @@ from fer_models.errors import ResultNotLogged
 from fer_models.training.hooks import ExperimentResult
 from ferbench.db import experiments
 from ferbench.db.migrate import upgrade
+from ferbench.db.models import ResultGroup
 from ferbench.settings import Settings, get_settings
 from worker import records
 from worker.execution import execute_experiment
@@ -73,7 +74,8 @@ def test_the_engines_result_is_what_the_results_row_stores(settings: Settings, c
     result = ExperimentResult(
         status="stopped_budget", metrics={"accuracy": 0.5, "model_bytes": 2048.0, "inference_ms": float("nan")},
         per_class={"angry": {"f1": 0.25}}, confusion_matrix=[[1]], history={"loss": [1.0]}, mlflow_run_id="run-9",
-        dataset_fingerprint="data", split_fingerprint="split", epochs_completed=1, stopped_reason="time_budget")
+        dataset_fingerprint="data", split_fingerprint="split", epochs_completed=1, stopped_reason="time_budget",
+        protocol="official")
     assert records.finish(experiment_id, result)
     assert not records.finish(experiment_id, result)  # a second delivery's finish changes nothing
     with records.session_scope() as session:
@@ -84,6 +86,9 @@ def test_the_engines_result_is_what_the_results_row_stores(settings: Settings, c
         assert (stored.split_fingerprint, stored.per_class, stored.mlflow_run_id) == ("split", {"angry": {"f1": 0.25}},
                                                                                       "run-9")
         assert (exp.status, exp.stopped_reason, exp.mlflow_run_id) == ("succeeded", "time_budget", "run-9")
+        assert stored.protocol == "official"
+        (group,) = session.query(ResultGroup).filter_by(split_fingerprint="split").all()
+        assert (group.protocol, group.recipe) == ("official", None)
 
 
 def test_metrics_computed_before_the_tracking_server_went_away_are_kept_on_the_failed_row(

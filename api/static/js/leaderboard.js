@@ -4,7 +4,7 @@
 (() => {
   const { el, api } = FB;
   const form = document.getElementById("filters");
-  const FILTERS = ["metric", "dataset", "split_fingerprint", "model", "family", "limit"];
+  const FILTERS = ["metric", "protocol", "recipe", "dataset", "split_fingerprint", "model", "family", "limit"];
   // Columns shown besides the ranking metric: the ones people compare first; the rest are a click away in "Rank by".
   const COLUMNS = ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_macro", "inference_ms", "params", "train_seconds"];
   const selected = new Set();
@@ -71,6 +71,7 @@
       el("td", {}, el("a", { href: `/ui/experiments/${encodeURIComponent(entry.experiment_id)}`, class: "experiment-link" },
         entry.model), el("div", { class: "muted" }, entry.family || "")),
       el("td", { class: "hide-narrow" }, entry.dataset),
+      el("td", { class: "hide-narrow" }, entry.recipe || "–"),
       el("td", { class: "mono hide-narrow", title: entry.split_fingerprint }, entry.split_fingerprint.slice(0, 10)),
       el("td", { class: "num", title: `seeds ${entry.seeds.join(", ")}` }, entry.n_seeds),
       ...cells,
@@ -95,7 +96,8 @@
     const columns = COLUMNS.includes(ranking) ? COLUMNS : [ranking, ...COLUMNS];
     table.tHead.replaceChildren(el("tr", {},
       el("th", { scope: "col", class: "hide-narrow" }, ""), el("th", { class: "num", scope: "col" }, "#"),
-      el("th", { scope: "col" }, "model"), el("th", { scope: "col", class: "hide-narrow" }, "dataset"), el("th", { scope: "col", class: "hide-narrow" }, "split"),
+      el("th", { scope: "col" }, "model"), el("th", { scope: "col", class: "hide-narrow" }, "dataset"),
+      el("th", { scope: "col", class: "hide-narrow" }, "recipe"), el("th", { scope: "col", class: "hide-narrow" }, "split"),
       el("th", { class: "num", scope: "col" }, "seeds"), ...columns.map((m) => sortHeader(m, ranking)),
       el("th", { scope: "col" }, "run")));
     const entries = answer.data.entries;
@@ -104,10 +106,11 @@
                   { selected: values.split_fingerprint });
     table.tBodies[0].replaceChildren(...(entries.length
       ? entries.map((e) => row(e, columns, ranking))
-      : [el("tr", {}, el("td", { colspan: String(columns.length + 7), class: "empty" },
+      : [el("tr", {}, el("td", { colspan: String(columns.length + 8), class: "empty" },
           "No finished experiment matches. ", el("a", { href: "/ui/submit" }, "Submit one"), "."))]));
     document.getElementById("summary").textContent =
-      `${entries.length} spec(s) ranked by ${FB.metricLabel(ranking)} (${answer.data.order === "asc" ? "lower" : "higher"} is better).`;
+      `${entries.length} spec(s) ranked by ${FB.metricLabel(ranking)} (${answer.data.order === "asc" ? "lower" : "higher"} is better), ` +
+      `${answer.data.protocol} protocol (${answer.data.protocol === "official" ? "the dataset's own test images" : "a test set carved 80/10/10"}).`;
   }
 
   document.getElementById("compare-selected").addEventListener("click", () => {

@@ -114,7 +114,7 @@ def test_official_test_kept_and_val_carved_from_train():
     split = assign_split(labels, official, seed=1)
     assert np.array_equal(split == SPLIT_TEST, official == SPLIT_TEST)
     assert np.count_nonzero(split == SPLIT_VAL) == pytest.approx(80, abs=7)
-    # With an official validation set (CSV PublicTest) nothing is carved.
+    # With an official validation set (a val/ folder) nothing is carved.
     official[700:800] = SPLIT_VAL
     split = assign_split(labels, official, seed=1)
     assert np.array_equal(split[official != UNASSIGNED], official[official != UNASSIGNED])

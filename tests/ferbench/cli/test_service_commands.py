@@ -63,3 +63,42 @@ def test_the_final_submit_line_shows_the_test_accuracy() -> None:
     done = {"id": "e1", "status": "succeeded", "metrics": {"accuracy": 0.28809523809523807}}
     assert describe_outcome(done) == "e1  succeeded  test accuracy 0.2881"
     assert describe_outcome({"id": "e2", "status": "queued", "metrics": None}) == "e2  queued"
+
+
+def _entry(rank: int, mean: float, protocol: str, recipe: str | None) -> dict:
+    return {"rank": rank, "model": "cnn-small", "family": "cnn", "dataset": "fer2013", "split_fingerprint": "fp",
+            "spec_key": f"k{rank}", "protocol": protocol, "recipe": recipe, "metric": "accuracy", "mean": mean,
+            "std": None, "n_seeds": 1, "seeds": [0], "metrics": {"accuracy": mean}, "experiment_id": f"e{rank}",
+            "experiment_url": f"/experiments/e{rank}", "experiment_ids": [f"e{rank}"], "mlflow_run_id": None,
+            "mlflow_url": None, "mlflow_run_ids": [None], "spec": {}}
+
+
+def test_leaderboard_names_its_protocol_shows_recipes_and_passes_the_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from api.schemas import LeaderboardOut
+    from ferbench.cli.main import cli
+    from ferbench.client import ApiClient
+
+    asked: list[dict] = []
+
+    def leaderboard(self: ApiClient, **params: object) -> LeaderboardOut:
+        asked.append(params)
+        return LeaderboardOut(metric="accuracy", order="desc", dataset="fer2013", protocol="official", entries=[
+            _entry(1, 0.73, "official", "paper-vgg"), _entry(2, 0.61, "official", None)])
+
+    monkeypatch.setattr(ApiClient, "leaderboard", leaderboard)
+    runner = CliRunner()
+    table = runner.invoke(cli, ["leaderboard", "--protocol", "official", "--recipe", "paper-vgg"])
+    assert table.exit_code == 0, table.output
+    assert asked[-1]["protocol"] == "official" and asked[-1]["recipe"] == "paper-vgg"
+    lines = table.output.splitlines()
+    assert lines[0].startswith("Protocol: official") and "recipe" in lines[1]
+    assert "paper-vgg" in lines[2] and "0.7300" in lines[2]
+    as_json = runner.invoke(cli, ["leaderboard", "--json"])
+    assert [(e["protocol"], e["recipe"]) for e in json.loads(as_json.output)] == [("official", "paper-vgg"),
+                                                                                 ("official", None)]
+    bad = runner.invoke(cli, ["leaderboard", "--protocol", "80/10/10"])
+    assert bad.exit_code == 2 and "official" in bad.output and "holdout" in bad.output

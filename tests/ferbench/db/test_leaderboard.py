@@ -12,13 +12,15 @@ from ferbench.db import experiments, leaderboard, lifecycle
 
 def run(session: Session, *, model: str = "cnn-small", dataset: str = "synthetic", seed: int = 0, lr: float = 1e-3,
         accuracy: float, inference_ms: float = 1.0, split: str = "split-a", family: str = "cnn",
-        roc_auc: float | None = None) -> str:
+        roc_auc: float | None = None, protocol: str = "holdout", recipe: str | None = None) -> str:
     spec = {"model": model, "dataset": dataset, "epochs": 1, "learning_rate": lr, "seed": seed}
+    if recipe is not None:
+        spec["recipe"] = recipe
     (row,) = experiments.create_experiments(session, [spec], enqueue=lambda _id: None, families={model: family}).experiments
     lifecycle.claim_experiment(session, row.id)
     lifecycle.finish_experiment(session, row.id, lifecycle.ResultRecord(
         metrics={"accuracy": accuracy, "inference_ms": inference_ms, "roc_auc_macro": roc_auc},
-        split_fingerprint=split, mlflow_run_id=f"run-{row.id[:8]}", per_class={}))
+        split_fingerprint=split, mlflow_run_id=f"run-{row.id[:8]}", per_class={}, protocol=protocol))
     return row.id
 
 
@@ -149,3 +151,41 @@ def test_a_group_out_of_step_with_its_means_is_left_out_not_an_error(session: Se
     session.commit()
     board = leaderboard.leaderboard(session)
     assert [(e.rank, e.experiment_id) for e in board] == [(1, kept)]
+
+
+def test_results_and_groups_carry_the_protocol_and_the_specs_recipe(session: Session) -> None:
+    from ferbench.db.models import Result, ResultGroup
+
+    official = run(session, accuracy=0.7, dataset="fer2013", split="official-split", protocol="official",
+                   recipe="paper-vgg")
+    run(session, accuracy=0.6, dataset="fer2013", split="official-split", protocol="official", recipe="paper-vgg",
+        seed=1)
+    run(session, accuracy=0.9, dataset="fer2013", split="holdout-split")
+    assert session.query(Result).filter_by(experiment_id=official).one().protocol == "official"
+    groups = {g.split_fingerprint: (g.protocol, g.recipe, g.n) for g in session.query(ResultGroup)}
+    assert groups == {"official-split": ("official", "paper-vgg", 2), "holdout-split": ("holdout", None, 1)}
+    leaderboard.rebuild_result_groups(session)
+    assert {g.split_fingerprint: (g.protocol, g.recipe, g.n) for g in session.query(ResultGroup)} == groups
+    with pytest.raises(ValueError, match="accepted: official, holdout"):
+        lifecycle.ResultRecord(metrics={}, split_fingerprint="fp", protocol="80/10/10")
+
+
+def test_a_ranking_is_of_one_protocol_official_first_when_there_are_official_results(session: Session) -> None:
+    run(session, model="vgg19", accuracy=0.9, family="vgg")  # holdout, synthetic
+    run(session, model="vgg19", dataset="fer2013", accuracy=0.95, family="vgg", split="h")  # holdout: carved
+    run(session, model="cnn-small", dataset="fer2013", accuracy=0.6, split="o", protocol="official", recipe="r1")
+    run(session, model="vgg19", dataset="fer2013", accuracy=0.7, family="vgg", split="o", protocol="official")
+    default = leaderboard.leaderboard(session, dataset="fer2013")
+    assert [(e.rank, e.model, e.protocol) for e in default] == [(1, "vgg19", "official"), (2, "cnn-small", "official")]
+    assert default[1].recipe == "r1" and default[0].recipe is None
+    holdout = leaderboard.leaderboard(session, dataset="fer2013", protocol="holdout")
+    assert [(e.rank, e.value, e.protocol) for e in holdout] == [(1, 0.95, "holdout")]
+    # synthetic has no official results: its default ranking is the holdout one.
+    assert [e.protocol for e in leaderboard.leaderboard(session, dataset="synthetic")] == ["holdout"]
+    assert [e.protocol for e in leaderboard.leaderboard(session, dataset="synthetic", protocol="official")] == []
+    # Over every dataset the official results exist, so only they are ranked.
+    assert {e.protocol for e in leaderboard.leaderboard(session)} == {"official"}
+    assert [e.model for e in leaderboard.leaderboard(session, recipe="r1")] == ["cnn-small"]
+    assert [e.model for e in leaderboard.leaderboard(session, recipe="r1", best_per_model=True)] == ["cnn-small"]
+    with pytest.raises(ValueError, match="accepted: official, holdout"):
+        leaderboard.leaderboard(session, protocol="80/10/10")
