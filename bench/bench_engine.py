@@ -68,7 +68,7 @@ def bare_fit(spec: Any, dataset: Any) -> dict[str, float]:
     import keras
 
     from fer_models.data.pipeline import to_model_input
-    from fer_models.training.engine import build_models, compile_model
+    from fer_models.training.model_setup import build_models, compile_model
 
     keras.utils.set_random_seed(spec.seed)
     x, y = dataset.subset("train")

@@ -54,7 +54,7 @@ def run_child(args: argparse.Namespace) -> None:
     import numpy as np
 
     from fer_models.data.catalog import load_dataset
-    from fer_models.training.engine import build_models, compile_model
+    from fer_models.training.model_setup import build_models, compile_model
     from fer_models.training.spec import parse_spec
 
     dataset = load_dataset("fer2013", data_dir=args.data_dir, cache_dir=args.cache_dir, source=args.zip)

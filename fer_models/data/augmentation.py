@@ -21,6 +21,10 @@ class AugmentationConfig:
     zoom: float = 0.0  # zoom in/out, fraction
     crop_padding: int = 0  # random crop: reflect-pad by this many pixels, crop back to size
     erasing: float = 0.0  # probability of erasing one random rectangle per image
+    # Random resized crop: a crop of this fraction of the area (above 1: a window larger than the image,
+    # reflect-filled), aspect ratio in [3/4, 4/3], at a random place, resized to the input size.
+    crop_scale: tuple[float, float] | None = None
+    crop_size: int = 0  # ten-crop training: a random crop of this many pixels, resized to the input size
 
     def __post_init__(self) -> None:
         checks = [
@@ -29,6 +33,9 @@ class AugmentationConfig:
             (0.0 <= self.zoom < 1.0, "zoom must be in 0..1"),
             (0 <= self.crop_padding <= 16, "crop_padding must be in 0..16 pixels"),
             (0.0 <= self.erasing <= 1.0, "erasing must be a probability in 0..1"),
+            (self.crop_scale is None or (len(self.crop_scale) == 2 and 0.1 <= self.crop_scale[0] <= self.crop_scale[1]
+                                         <= 2.0), "crop_scale must be (low, high) with 0.1 <= low <= high <= 2"),
+            (0 <= self.crop_size <= 1024, "crop_size must be 0 (off) or a size in pixels up to 1024"),
         ]
         for ok, message in checks:
             if not ok:
@@ -45,6 +52,10 @@ AUGMENTATION_PRESETS: dict[str, AugmentationConfig] = {
     "standard": AugmentationConfig(flip=True, rotation_degrees=10.0, shift=0.1, zoom=0.1),
     "strong": AugmentationConfig(flip=True, rotation_degrees=15.0, shift=0.1, zoom=0.15, crop_padding=4,
                                  erasing=0.5),
+    # Khaireddin and Chen 2021: random resized crop (scale 0.8-1.2), shifts of 0.2, flips, rotation 10,
+    # crops of 40 of 48 pixels with random erasing (ten-crop TTA then uses 40-pixel crops too).
+    "vgg-fer": AugmentationConfig(flip=True, rotation_degrees=10.0, shift=0.2, crop_scale=(0.8, 1.2), crop_size=40,
+                                  erasing=0.5),
 }
 
 
@@ -76,10 +87,13 @@ def _layers_module() -> Any:
         """
 
         def __init__(self, flip: bool, rotation_degrees: float, shift: float, zoom: float,
-                     crop_padding: int, seed: int | None = None, **kwargs: Any) -> None:
+                     crop_padding: int, seed: int | None = None, crop_scale: tuple[float, float] | None = None,
+                     crop_size: int = 0, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.flip, self.rotation_degrees, self.shift = bool(flip), float(rotation_degrees), float(shift)
             self.zoom, self.crop_padding, self.seed = float(zoom), int(crop_padding), seed
+            self.crop_scale = tuple(float(v) for v in crop_scale) if crop_scale else None
+            self.crop_size = int(crop_size)
             self.seed_generator = keras.random.SeedGenerator(seed)
 
         def call(self, inputs: Any, training: bool | None = None) -> Any:
@@ -87,9 +101,17 @@ def _layers_module() -> Any:
                 return inputs
             n = ops.shape(inputs)[0]
             h, w = float(inputs.shape[1]), float(inputs.shape[2])
-            u = keras.random.uniform((n, 7), seed=self.seed_generator)
+            u = keras.random.uniform((n, 11), seed=self.seed_generator)
             theta = (2.0 * u[:, 0] - 1.0) * (self.rotation_degrees * np.pi / 180.0)
             scale = 1.0 + (2.0 * u[:, 1] - 1.0) * self.zoom  # > 1 zooms in
+            sx, sy = scale, scale
+            if self.crop_scale:  # a window of `area` of the image at aspect `ratio`, stretched to the output
+                low, high = self.crop_scale
+                area = low + (high - low) * u[:, 7]
+                ratio = ops.exp(np.log(3 / 4) + (np.log(4 / 3) - np.log(3 / 4)) * u[:, 8])
+                sx, sy = sx / ops.sqrt(area * ratio), sy / ops.sqrt(area / ratio)
+            if self.crop_size:
+                sx, sy = sx * (w / self.crop_size), sy * (h / self.crop_size)
             tx = (2.0 * u[:, 2] - 1.0) * self.shift * w
             ty = (2.0 * u[:, 3] - 1.0) * self.shift * h
             if self.crop_padding:
@@ -97,12 +119,15 @@ def _layers_module() -> Any:
                 tx = tx + ops.floor(u[:, 4] * (2 * p + 1)) - p
                 ty = ty + ops.floor(u[:, 5] * (2 * p + 1)) - p
             f = ops.where(u[:, 6] < 0.5, -1.0, 1.0) if self.flip else ops.ones_like(theta)
-            cos, sin = ops.cos(theta) / scale, ops.sin(theta) / scale
-            # Output pixel p maps to input c + F R(-theta) (p - c - t) / s, F flipping x about the centre.
+            cos, sin = ops.cos(theta), ops.sin(theta)
+            # Output pixel p maps to input c + d + F R(-theta) S^-1 (p - c - t), F flipping x about the
+            # centre, S the per-axis scale, d where the crop window sits (anywhere it fits in the image).
             cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
-            a0, a1, b0, b1 = f * cos, f * sin, -sin, cos
-            a2 = cx - (a0 * (cx + tx) + a1 * (cy + ty))
-            b2 = cy - (b0 * (cx + tx) + b1 * (cy + ty))
+            a0, a1, b0, b1 = f * cos / sx, f * sin / sy, -sin / sx, cos / sy
+            dx = (2.0 * u[:, 9] - 1.0) * ops.maximum(w - w / sx, 0.0) / 2.0
+            dy = (2.0 * u[:, 10] - 1.0) * ops.maximum(h - h / sy, 0.0) / 2.0
+            a2 = cx + dx - (a0 * (cx + tx) + a1 * (cy + ty))
+            b2 = cy + dy - (b0 * (cx + tx) + b1 * (cy + ty))
             zeros = ops.zeros_like(theta)
             transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
             out = ops.image.affine_transform(ops.cast(inputs, "float32"), transform, interpolation="bilinear",
@@ -114,7 +139,8 @@ def _layers_module() -> Any:
 
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "flip": self.flip, "rotation_degrees": self.rotation_degrees,
-                    "shift": self.shift, "zoom": self.zoom, "crop_padding": self.crop_padding, "seed": self.seed}
+                    "shift": self.shift, "zoom": self.zoom, "crop_padding": self.crop_padding, "seed": self.seed,
+                    "crop_scale": self.crop_scale, "crop_size": self.crop_size}
 
     class RandomErasing(keras.layers.Layer):
         """With probability `rate`, fill one random rectangle (2-20% of the area) with one random gray."""
@@ -166,9 +192,11 @@ def build_augmentation(preset_or_config: str | AugmentationConfig | dict[str, An
     config = resolve_config(preset_or_config)
     keras, RandomAffine, RandomErasing = _layers_module()
     layers: list[Any] = []
-    if config.flip or config.rotation_degrees or config.shift or config.zoom or config.crop_padding:
+    if (config.flip or config.rotation_degrees or config.shift or config.zoom or config.crop_padding
+            or config.crop_scale or config.crop_size):
         layers.append(RandomAffine(config.flip, config.rotation_degrees, config.shift, config.zoom,
-                                   config.crop_padding, seed=seed, name="random_affine"))
+                                   config.crop_padding, seed=seed, crop_scale=config.crop_scale,
+                                   crop_size=config.crop_size, name="random_affine"))
     if config.erasing:
         layers.append(RandomErasing(config.erasing, seed=None if seed is None else seed + 1, name="random_erasing"))
     if not layers:

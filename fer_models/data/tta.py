@@ -29,8 +29,12 @@ def _resize(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return (top * (1 - wy) + bottom * wy).astype(np.float32)
 
 
-def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
-    """The copies a mode averages over, each shaped like `images` (N, H, W, C)."""
+def tta_views(images: np.ndarray, mode: str, *, crop_size: int | None = None) -> list[np.ndarray]:
+    """The copies a mode averages over, each shaped like `images` (N, H, W, C).
+
+    `crop_size`: ten-crop's crop in pixels (a model trained on crops of that size, resized back, is
+    tested on the same); default 87.5% of the side.
+    """
     if mode not in TTA_MODES:
         raise ValueError(f"unknown TTA mode {mode!r}; accepted: {', '.join(TTA_MODES)}")
     images = np.asarray(images, dtype=np.float32)
@@ -42,7 +46,10 @@ def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
     if mode == "flip":
         return [images, flipped]
     _, h, w, _ = images.shape
-    ch, cw = max(1, round(h * CROP_FRACTION)), max(1, round(w * CROP_FRACTION))
+    if crop_size:
+        ch, cw = min(crop_size, h), min(crop_size, w)
+    else:
+        ch, cw = max(1, round(h * CROP_FRACTION)), max(1, round(w * CROP_FRACTION))
     corners = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
     views = []
     for source in (images, flipped):
@@ -52,14 +59,14 @@ def tta_views(images: np.ndarray, mode: str) -> list[np.ndarray]:
 
 
 def predict_with_tta(predict_fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray, mode: str, *,
-                     plain_probs: np.ndarray | None = None) -> np.ndarray:
+                     plain_probs: np.ndarray | None = None, crop_size: int | None = None) -> np.ndarray:
     """Mean of `predict_fn` over the mode's views: (N, classes) float32; "none" is one plain call.
 
     `plain_probs`: `predict_fn(images)` when the caller already has it (an evaluation's plain pass);
     it stands in for the view that is the unchanged images ("none" and "flip" start with it), so the
     test set is not predicted twice.
     """
-    views = tta_views(images, mode)
+    views = tta_views(images, mode, crop_size=crop_size)
     total = None
     for i, view in enumerate(views):
         if i == 0 and plain_probs is not None and mode in ("none", "flip"):

@@ -55,8 +55,10 @@ def evaluate_model(
     class_names: Sequence[str],
     *,
     tta: str = "none",
+    tta_crop: int | None = None,
 ) -> Evaluation:
-    """Metrics on uint8 images (N, H, W); with tta != none the TTA metrics are the headline ones and
+    """Metrics on uint8 images (N, H, W); with tta != none the TTA metrics are the headline ones (`tta_crop`:
+    ten-crop's crop size in pixels) and
     the plain accuracy is kept as `accuracy_no_tta`. Cost: inference_ms(_p95), throughput, params,
     peak memory."""
     from fer_models.data.pipeline import to_model_input
@@ -72,12 +74,12 @@ def evaluate_model(
         from fer_models.data.tta import predict_with_tta
 
         extra["accuracy_no_tta"] = report.metrics["accuracy"]
-        probs = np.asarray(predict_with_tta(lambda batch: predict_probs(model, batch), x, tta, plain_probs=probs),
-                           dtype=np.float32)
+        probs = np.asarray(predict_with_tta(lambda batch: predict_probs(model, batch), x, tta, plain_probs=probs,
+                                            crop_size=tta_crop), dtype=np.float32)
         report = classification_report(labels, probs, class_names)
 
         def predict_one(batch: np.ndarray) -> np.ndarray:  # every view is part of one prediction's cost
-            return predict_with_tta(model.predict_on_batch, batch, tta)
+            return predict_with_tta(model.predict_on_batch, batch, tta, crop_size=tta_crop)
     predict_seconds = time.perf_counter() - start
     cost: dict[str, float] = dict(extra)
     if len(x):

@@ -18,7 +18,7 @@ def block_filters(filters: int, block: int) -> int:
 
 
 def conv_stack(x: Any, *, filters: int, blocks: int, convs_per_block: int, attention: str = "none",
-               reduction: int | None = None, dropout: float = 0.0) -> Any:
+               reduction: int | None = None, dropout: float = 0.0, first_block_convs: int = 0) -> Any:
     """`blocks` x [(conv3x3 -> BN -> ReLU) x convs_per_block -> optional attention -> 2x2 max pool].
 
     `reduction` (the attention MLP's ratio) is read only when `attention` is "se" or "cbam".
@@ -27,7 +27,7 @@ def conv_stack(x: Any, *, filters: int, blocks: int, convs_per_block: int, atten
 
     layers = keras.layers
     for b in range(blocks):
-        for c in range(convs_per_block):
+        for c in range(first_block_convs if b == 0 and first_block_convs else convs_per_block):
             x = layers.Conv2D(block_filters(filters, b), 3, padding="same", use_bias=False, name=f"block{b + 1}_conv{c + 1}")(x)
             x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b + 1}_bn{c + 1}")(x)
             x = layers.Activation("relu", name=f"block{b + 1}_relu{c + 1}")(x)
@@ -52,32 +52,30 @@ def dense_head(x: Any, *, dense_units: int, dropout: float, num_classes: int) ->
 
 def custom_cnn(name: str, *, input_size: int, num_classes: int, image_size: int, filters: int, blocks: int,
                convs_per_block: int, dense_units: int, dropout: float, attention: str = "none",
-               reduction: int | None = None) -> keras.Model:
+               reduction: int | None = None, first_block_convs: int = 0) -> keras.Model:
     inputs = pixel_input(image_size)
     x = InputAdapter(input_size, 1, "unit", name="input_adapter")(inputs)
     x = conv_stack(x, filters=filters, blocks=blocks, convs_per_block=convs_per_block, attention=attention,
-                   reduction=reduction, dropout=dropout)
+                   reduction=reduction, dropout=dropout, first_block_convs=first_block_convs)
     # Global pooling rather than flatten keeps the head size independent of the input size.
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, dense_head(x, dense_units=dense_units, dropout=dropout, num_classes=num_classes), name=name)
 
 
-def cnn_small(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
-              convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
-    return custom_cnn("cnn_small", input_size=input_size, num_classes=num_classes, image_size=image_size,
-                      filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
-                      dropout=dropout)
+def _cnn(name: str, *, input_size: int, num_classes: int, image_size: int, filters: int, blocks: int,
+         convs_per_block: int, first_block_convs: int, dense_units: int, dropout: float) -> keras.Model:
+    return custom_cnn(name, input_size=input_size, num_classes=num_classes, image_size=image_size, filters=filters,
+                      blocks=blocks, convs_per_block=convs_per_block, first_block_convs=first_block_convs,
+                      dense_units=dense_units, dropout=dropout)
 
 
-def cnn_medium(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
-               convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
-    return custom_cnn("cnn_medium", input_size=input_size, num_classes=num_classes, image_size=image_size,
-                      filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
-                      dropout=dropout)
+def cnn_small(*, weights: str, **config: Any) -> keras.Model:
+    return _cnn("cnn_small", **config)
 
 
-def cnn_large(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
-              convs_per_block: int, dense_units: int, dropout: float) -> keras.Model:
-    return custom_cnn("cnn_large", input_size=input_size, num_classes=num_classes, image_size=image_size,
-                      filters=filters, blocks=blocks, convs_per_block=convs_per_block, dense_units=dense_units,
-                      dropout=dropout)
+def cnn_medium(*, weights: str, **config: Any) -> keras.Model:
+    return _cnn("cnn_medium", **config)
+
+
+def cnn_large(*, weights: str, **config: Any) -> keras.Model:
+    return _cnn("cnn_large", **config)

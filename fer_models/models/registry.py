@@ -104,6 +104,9 @@ _FINETUNING = (
 )
 
 
+# Full resolution is where a conv costs most: one conv there instead of two is most of a CPU epoch's time.
+_FIRST_BLOCK = HyperParam("first_block_convs", "int", 0, "Conv/BN/ReLU layers of the first block (0: convs_per_block)",
+                          0, 4)
 _LSTM_UNITS = HyperParam("lstm_units", "int", 128, "LSTM units reading the feature-map rows", 8, 2048)
 _ATTN_UNITS = HyperParam("attention_units", "int", 64, "Hidden units of the attention pooling over time steps", 4, 1024)
 _REDUCTION = HyperParam("reduction", "int", 8, "Channel reduction ratio of the attention MLP", 1, 64)
@@ -112,17 +115,17 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo(
         "cnn-small", "cnn",
         "Custom CNN, 3 conv/BN/ReLU blocks + dense head; the smallest of the write-up's custom CNNs",
-        "cnn:cnn_small", _conv_stack(32, 3, 1) + (_dense(128), _dropout(0.3)), 32, 48, False,
+        "cnn:cnn_small", _conv_stack(32, 3, 1) + (_FIRST_BLOCK, _dense(128), _dropout(0.3)), 32, 48, False,
     ),
     ModelInfo(
         "cnn-medium", "cnn",
         "Custom CNN, 3 blocks of 2 convs, wider head; the write-up's mid-size custom CNN",
-        "cnn:cnn_medium", _conv_stack(64, 3, 2) + (_dense(256), _dropout(0.4)), 32, 48, False,
+        "cnn:cnn_medium", _conv_stack(64, 3, 2) + (_FIRST_BLOCK, _dense(256), _dropout(0.4)), 32, 48, False,
     ),
     ModelInfo(
         "cnn-large", "cnn",
         "Custom CNN, 4 blocks of 2 convs, 512-unit head; the write-up's largest custom CNN",
-        "cnn:cnn_large", _conv_stack(64, 4, 2) + (_dense(512), _dropout(0.5)), 32, 48, False,
+        "cnn:cnn_large", _conv_stack(64, 4, 2) + (_FIRST_BLOCK, _dense(512), _dropout(0.5)), 32, 48, False,
     ),
     ModelInfo(
         "vgg19", "vgg",

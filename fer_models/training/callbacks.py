@@ -38,6 +38,8 @@ class EngineCallback(keras.callbacks.Callback):
         warmup_epochs: int,
         monitor: str,
         early_stopping_patience: int | None,
+        stop_monitor: str | None = None,
+        plateau: tuple[str, float, int] = ("val_loss", 0.5, 2),
         work_dir: Path,
         state: CheckpointState,
         controller: ControllerState,
@@ -53,6 +55,8 @@ class EngineCallback(keras.callbacks.Callback):
         self.warmup_epochs = warmup_epochs
         self.monitor = monitor
         self.patience = early_stopping_patience
+        self.stop_monitor = stop_monitor or monitor  # early stopping's metric; `monitor` picks the best weights
+        self.plateau = plateau  # (monitor, factor, patience)
         self.work_dir = Path(work_dir)
         self.state = state
         self.controller = controller
@@ -97,6 +101,14 @@ class EngineCallback(keras.callbacks.Callback):
         self.model.optimizer.learning_rate = lr
         self._lr = lr
         self._epoch_start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self.schedule == "one_cycle":
+            epoch = self._current_epoch() + batch / max(self.batches, 1)
+            self._lr = learning_rate_for_epoch(epoch, base_lr=self.base_lr, schedule=self.schedule,
+                                               epochs=self.epochs, warmup_epochs=self.warmup_epochs,
+                                               state=self.controller)
+            self.model.optimizer.learning_rate = self._lr
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self._batches_done_this_run += 1
@@ -146,8 +158,12 @@ class EngineCallback(keras.callbacks.Callback):
             self.state.best_value, self.state.best_epoch = monitored, epoch + 1
             save_best_weights(self.work_dir, self.model)
         if self.schedule == "plateau":
-            update_plateau(self.controller, values.get("val_loss", values.get("loss")))
-        if self.patience and update_early_stopping(self.controller, monitored, self.monitor, self.patience):
+            watched, factor, patience = self.plateau
+            fallback = watched.removeprefix("val_")  # no validation data: the training metric
+            update_plateau(self.controller, values.get(watched, values.get(fallback)), monitor=watched, factor=factor,
+                           patience=patience)
+        stop_value = values.get(self.stop_monitor, values.get("loss"))
+        if self.patience and update_early_stopping(self.controller, stop_value, self.stop_monitor, self.patience):
             self._stop("early_stopping")
         self.state.controller = to_dict(self.controller)
         save_checkpoint(self.work_dir, self.model, self.state)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,8 @@ import numpy as np
 from fer_models.errors import FerBenchError, ResultNotLogged, TrainingError
 from fer_models.training.checkpoint import BEST_WEIGHTS_FILE, CheckpointState, load_state
 from fer_models.training.hooks import ExperimentResult, Progress, RunHooks
+from fer_models.training.model_setup import (apply_weight_average, build_models, compile_model, phase_for_epoch,
+                                             policy_name, precision_policy, training_phases)
 from fer_models.training.schedule import from_dict
 from fer_models.training.spec import ExperimentSpec
 
@@ -29,75 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["ExperimentResult", "Progress", "RunHooks", "run_experiment"]
 
 DEFAULT_MONITOR = "val_loss"
-
-
-# ---- building blocks ---------------------------------------------------------------------------
-
-
-def make_optimizer(spec: ExperimentSpec, learning_rate: float) -> Any:
-    import keras
-
-    if spec.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=spec.momentum, nesterov=spec.nesterov,
-                                    weight_decay=spec.weight_decay or None)
-    if spec.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=spec.weight_decay)
-    return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=spec.weight_decay or None)
-
-
-def compile_model(model: Any, spec: ExperimentSpec, learning_rate: float) -> None:
-    import keras
-
-    model.compile(
-        optimizer=make_optimizer(spec, learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=spec.label_smoothing),
-        metrics=["accuracy"],
-    )
-
-
-def build_models(spec: ExperimentSpec, num_classes: int, image_size: int) -> tuple[Any, Any]:
-    """(train_model, model): `model` is the inference network; `train_model` puts augmentation in front."""
-    import keras
-
-    from fer_models.data.augmentation import build_augmentation
-    from fer_models.models.input_adapter import pixel_input
-    from fer_models.models.registry import get_model
-
-    model = get_model(spec.model, input_size=spec.input_size, weights=spec.weights, num_classes=num_classes,
-                      image_size=image_size, **spec.hyperparameters)
-    augment = build_augmentation(spec.augmentation, seed=spec.seed)
-    inputs = pixel_input(image_size)
-    outputs = model(augment(inputs))
-    return keras.Model(inputs, outputs, name=f"{model.name}_train"), model
-
-
-def training_phases(spec: ExperimentSpec) -> list[Any]:
-    """The model's phases, sorted, the first starting at epoch 0 (fer_models.models.finetune guarantees both)."""
-    from fer_models.models.finetune import training_phases as model_phases
-
-    return model_phases(spec.model, dict(spec.hyperparameters))
-
-
-def phase_for_epoch(phases: list[Any], epoch: int) -> int:
-    index = 0
-    for i, phase in enumerate(phases):
-        if phase.start_epoch <= epoch:
-            index = i
-    return index
-
-
-@contextlib.contextmanager
-def precision_policy(use_mixed: bool) -> Iterator[None]:
-    """mixed_float16 while building/training on a GPU; the previous global policy restored after."""
-    import keras
-
-    previous = keras.mixed_precision.dtype_policy()
-    if use_mixed:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -237,9 +170,11 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
     weights = class_weights(y_train, spec.class_weighting, num_classes=num_classes)
 
     keras.utils.set_random_seed(spec.seed)
-    monitor = spec.early_stopping.monitor if spec.early_stopping else DEFAULT_MONITOR
+    stop_monitor = spec.early_stopping.monitor if spec.early_stopping else DEFAULT_MONITOR
+    # The best weights are kept by the metric that will choose them: select_best's, else early stopping's.
+    monitor = spec.select_best if spec.select_best != "last" else stop_monitor
     if validation is None:
-        monitor = "loss"
+        monitor = stop_monitor = "loss"
     state = state or CheckpointState(monitor=monitor, spec=_spec_params(spec))
     state.mlflow_run_id = run_id
     controller = from_dict(state.controller)
@@ -251,11 +186,20 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
         if logger is not None:
             logger.log_metrics(values, step=epoch)
 
-    with precision_policy(accelerator() is not None):
+    if spec.mixup or spec.cutmix:
+        from fer_models.training.mixing import mixed_batches
+
+        data = {"x": mixed_batches(x_train, y_train_1h, batch_size=spec.batch_size, mixup=spec.mixup,
+                                   cutmix=spec.cutmix, seed=spec.seed, class_weight=weights)}
+    else:
+        data = {"x": x_train, "y": y_train_1h, "batch_size": spec.batch_size, "class_weight": weights, "shuffle": True}
+
+    with precision_policy(policy_name(spec.precision, accelerator() is not None)):
         train_model, model = build_models(spec, num_classes, image_size)
         callback = EngineCallback(
             epochs=spec.epochs, batches_per_epoch=batches, base_lr=spec.learning_rate, schedule=spec.lr_schedule,
-            warmup_epochs=spec.warmup_epochs, monitor=state.monitor,
+            warmup_epochs=spec.warmup_epochs, monitor=state.monitor, stop_monitor=stop_monitor,
+            plateau=(spec.plateau_monitor, spec.plateau_factor, spec.plateau_patience),
             early_stopping_patience=spec.early_stopping.patience if spec.early_stopping else None,
             work_dir=work_dir, state=state, controller=controller, hooks=hooks, log_epoch=log_epoch,
             budget_seconds=budget,
@@ -285,11 +229,8 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
             if compiled_phase != index:
                 enter_phase(index)
                 compiled_phase = index
-            train_model.fit(
-                x_train, y_train_1h, batch_size=spec.batch_size, epochs=end, initial_epoch=begin,
-                validation_data=validation, class_weight=weights, shuffle=True, verbose=0,
-                callbacks=[callback],
-            )
+            train_model.fit(**data, epochs=end, initial_epoch=begin, validation_data=validation, verbose=0,
+                            callbacks=[callback])
             if callback.diverged_at is not None:
                 epoch, batch = callback.diverged_at
                 raise TrainingError(
@@ -306,11 +247,15 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
                 split_fingerprint=dataset.split_fingerprint, epochs_completed=state.epochs_completed,
                 stopped_reason="cancelled",
             )
-        use_best = callback.stop_reason == "time_budget" or (
+        # Which weights are evaluated: the average (the spec allows no other choice with it), the best
+        # epoch's, or the last.
+        use_best = spec.select_best != "last" or callback.stop_reason == "time_budget" or (
             spec.early_stopping is not None and spec.early_stopping.restore_best_weights
         )
         best_file = work_dir / BEST_WEIGHTS_FILE
-        if use_best and best_file.exists():
+        if spec.ema_decay:
+            apply_weight_average(train_model)
+        elif use_best and best_file.exists():
             train_model.load_weights(best_file)
         return _evaluate_and_log(spec, dataset, model, state, run_id, logger, callback.stop_reason)
 
@@ -320,7 +265,10 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
     from fer_models.evaluation.evaluate import evaluate_model
 
     x_test, y_test = dataset.subset("test")
-    evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta)
+    from fer_models.data.augmentation import resolve_config
+
+    evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta,
+                                tta_crop=resolve_config(spec.augmentation).crop_size or None)
     parts = _test_part_metrics(dataset, evaluation)
     if logger is None:
         metrics = {**_final_metrics(model, evaluation, state, keras_file=None), **parts}

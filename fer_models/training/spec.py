@@ -68,6 +68,8 @@ LabelSmoothing = Annotated[float, _float_range(0.0, 0.5), Field(json_schema_extr
 Seed = Annotated[int, _int_range(0, 2**31 - 1), Field(json_schema_extra=_schema(0, 2**31 - 1))]
 Patience = Annotated[int, _int_range(1, 1000), Field(json_schema_extra=_schema(1, 1000))]
 InputSize = Annotated[int, _int_range(8, 1024), Field(json_schema_extra=_schema(8, 1024))]  # per-model minimum: registry
+PlateauFactor = Annotated[float, _float_range(0.0, 1.0, lo_open=True, hi_open=True), Field(json_schema_extra=_schema(0, 1))]
+MixAlpha = Annotated[float, _float_range(0.0, 10.0), Field(json_schema_extra=_schema(0, 10))]
 BudgetMinutes = Annotated[
     float, _float_range(0.0, 7 * 24 * 60.0, lo_open=True), Field(json_schema_extra=_schema(0, 7 * 24 * 60))
 ]
@@ -102,12 +104,30 @@ class ExperimentSpec(BaseModel):
     momentum: Momentum = Field(default=0.9, description="SGD momentum in [0, 1) (ignored by adam/adamw)")
     nesterov: bool = Field(default=False, description="Nesterov momentum (sgd only)")
     weight_decay: WeightDecay = Field(default=0.0, description="Weight decay in [0, 1]")
-    lr_schedule: Literal["constant", "cosine", "plateau"] = Field(default="constant", description="Learning-rate schedule")
+    lr_schedule: Literal["constant", "cosine", "plateau", "one_cycle"] = Field(
+        default="constant", description="Learning-rate schedule (one_cycle: up to the rate over the first 30% of "
+                                        "steps, then cosine annealing to 1/250,000 of it)")
+    plateau_monitor: Literal["val_loss", "val_accuracy", "loss", "accuracy"] = Field(
+        default="val_loss", description="The metric the plateau schedule watches")
+    plateau_factor: PlateauFactor = Field(default=0.5, description="Plateau schedule: the rate is multiplied by this "
+                                                                   "when the metric stalls, in (0, 1)")
+    plateau_patience: Patience = Field(default=2, description="Plateau schedule: epochs without improvement before "
+                                                              "the rate drops")
     warmup_epochs: WarmupEpochs = Field(default=0, description="Linear warm-up epochs; fewer than `epochs`")
     label_smoothing: LabelSmoothing = Field(default=0.0, description="Label smoothing, 0 to 0.5")
     class_weighting: Literal["none", "balanced"] = Field(default="none", description="Class weights in the loss "
                                                           "(balanced: inverse class frequency)")
     augmentation: str = Field(default="none", description="Augmentation preset name")
+    mixup: MixAlpha = Field(default=0.0, description="Mixup's Beta(alpha, alpha); 0 is off")
+    cutmix: MixAlpha = Field(default=0.0, description="CutMix's Beta(alpha, alpha); 0 is off (with mixup too: each "
+                                                      "batch uses one of the two)")
+    ema_decay: float = Field(default=0.0, description="Exponential moving average of the weights, evaluated instead "
+                                                      "of the raw ones: 0 (off) or in [0.9, 0.99999]")
+    select_best: Literal["last", "val_accuracy", "val_loss"] = Field(
+        default="last", description="Which epoch's weights are evaluated: the last, or the best by this metric")
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        default="auto", description="Compute precision (auto: mixed_float16 on a GPU, float32 on a CPU; "
+                                    "mixed_bfloat16 is faster on CPUs with AVX512_BF16 or AMX)")
     early_stopping: EarlyStoppingSpec | None = Field(default=None, description="Off when null")
     input_size: InputSize | None = Field(default=None, description="Size the model resizes its input to; unset: the model's default")
     seed: Seed = Field(default=0, description="Seed of the weights' initialisation, shuffling and augmentation")
@@ -181,6 +201,23 @@ class ExperimentSpec(BaseModel):
 
     # Checks that need another field are field validators reading the fields declared before them
     # (`info.data`, where a field is missing when it failed), so every bad field is named at once.
+
+    @field_validator("ema_decay")
+    @classmethod
+    def _ema_decay(cls, value: float) -> float:
+        if value != 0.0 and not (math.isfinite(value) and 0.9 <= value <= 0.99999):
+            raise ValueError(f"must be 0 (off) or a number in [0.9, 0.99999], got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_choice_of_weights(self) -> ExperimentSpec:
+        if self.ema_decay and self.select_best != "last":
+            raise ValueError("ema_decay and select_best both choose the evaluated weights: set select_best=last "
+                             "or ema_decay=0")
+        if self.ema_decay and self.early_stopping is not None and self.early_stopping.restore_best_weights:
+            raise ValueError("ema_decay and early_stopping.restore_best_weights both choose the evaluated weights: "
+                             "set early_stopping.restore_best_weights=false or ema_decay=0")
+        return self
 
     @field_validator("warmup_epochs")
     @classmethod

@@ -66,9 +66,11 @@ def test_given_fields_override_the_recipe_and_mappings_merge_key_by_key() -> Non
 
 
 def test_another_model_drops_the_recipes_hyperparameters() -> None:
-    merged = apply_recipe({"recipe": "writeup-resnet50", "model": "cnn-small"})
+    merged = apply_recipe({"recipe": "cpu-30min", "model": "cnn-small"})
     assert merged["model"] == "cnn-small" and "hyperparameters" not in merged
-    assert parse_spec(merged).weights == "imagenet"  # the rest of the recipe still applies
+    spec = parse_spec(merged).resolved()
+    assert spec.lr_schedule == "one_cycle"  # the rest of the recipe still applies
+    assert spec.hyperparameters == get_model_info("cnn-small").defaults
 
 
 def test_an_unknown_recipe_names_the_ones_that_exist() -> None:
@@ -85,3 +87,20 @@ def test_an_override_the_recipes_model_does_not_accept_names_the_field_and_what_
     assert "alpha" in str(caught.value) and "accepted: trainable_base, dense_units, dropout" in str(caught.value)
     with pytest.raises(SpecError, match="weights.*accepted: none"):
         parse_spec({"recipe": "writeup-cnn-small", "weights": "imagenet"})
+
+
+def test_mlflow_logs_the_recipe_name_and_its_resolved_values(tmp_path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from fer_models.training.engine import run_experiment
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    spec = parse_spec({"recipe": "writeup-cnn-small", "dataset": "synthetic", "epochs": 1, "batch_size": 33,
+                       "hyperparameters": {"filters": 4}, "early_stopping": None})
+    result = run_experiment(spec, work_dir=tmp_path / "work", data_dir=tmp_path / "data",
+                            cache_dir=tmp_path / "cache", tracking_uri=uri)
+    run = MlflowClient(tracking_uri=uri).get_run(result.mlflow_run_id)
+    assert run.data.tags["recipe"] == "writeup-cnn-small" and run.data.params["recipe"] == "writeup-cnn-small"
+    # The recipe's own settings and the override, as trained.
+    assert (run.data.params["augmentation"], run.data.params["epochs"], run.data.params["batch_size"]) == (
+        "standard", "1", "33")

@@ -1,8 +1,8 @@
 import pytest
 
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 2  # the spec's defaults
+
 from fer_models.training.schedule import (
-    PLATEAU_FACTOR,
-    PLATEAU_PATIENCE,
     ControllerState,
     learning_rate_for_epoch,
     update_early_stopping,
@@ -29,10 +29,10 @@ def test_constant_cosine_and_warmup() -> None:
 def test_plateau_halves_after_patience_epochs_without_improvement() -> None:
     state = ControllerState()
     for value in [1.0] + [1.0] * PLATEAU_PATIENCE:
-        update_plateau(state, value)
+        update_plateau(state, value, monitor="val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE)
     assert state.plateau_scale == PLATEAU_FACTOR
     assert _lrs("plateau", state=state)[0] == pytest.approx(0.1 * PLATEAU_FACTOR)
-    update_plateau(state, 0.5)  # improvement resets the wait, keeps the scale
+    update_plateau(state, 0.5, monitor="val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE)  # improvement resets the wait, keeps the scale
     assert (state.plateau_wait, state.plateau_scale) == (0, PLATEAU_FACTOR)
 
 

@@ -30,7 +30,10 @@ def test_defaults_are_filled_and_resolved_adds_model_defaults() -> None:
         ("seed", -1, "seed=-1: must be an integer from 0 to 2147483647"),
         ("time_budget_minutes", 0, "time_budget_minutes=0: must be a number in (0, 10080]"),
         ("optimizer", "rmsprop", "optimizer='rmsprop': Input should be 'adam', 'sgd' or 'adamw'"),
-        ("lr_schedule", "step", "lr_schedule='step': Input should be 'constant', 'cosine' or 'plateau'"),
+        ("lr_schedule", "step", "lr_schedule='step': Input should be 'constant', 'cosine', 'plateau' or 'one_cycle'"),
+            ("plateau_factor", 1.0, "plateau_factor=1.0: must be a number in (0, 1)"),
+            ("ema_decay", 0.5, "ema_decay=0.5: must be 0 (off) or a number in [0.9, 0.99999]"),
+            ("mixup", -1, "mixup=-1: must be a number in [0, 10]"),
         ("tta", "five_crop", "tta='five_crop'"),
     ],
 )
