@@ -68,14 +68,15 @@ def bare_fit(spec: Any, dataset: Any) -> dict[str, float]:
     import keras
 
     from fer_models.data.pipeline import to_model_input
-    from fer_models.training.model_setup import build_models, compile_model
+    from fer_models.training.model_setup import build_models, compile_model, policy_name, precision_policy
 
     keras.utils.set_random_seed(spec.seed)
     x, y = dataset.subset("train")
     xv, yv = dataset.subset("val")
     n = len(dataset.class_names)
-    train_model, _ = build_models(spec, n, int(x.shape[1]))
-    compile_model(train_model, spec, spec.learning_rate)
+    with precision_policy(policy_name(spec.precision, on_accelerator=False)):
+        train_model, _ = build_models(spec, n, int(x.shape[1]))
+        compile_model(train_model, spec, spec.learning_rate)
     stamp, stamps = _epoch_end_times()
     train_model.fit(to_model_input(x), keras.utils.to_categorical(y, n), batch_size=spec.batch_size,
                     epochs=spec.epochs, validation_data=(to_model_input(xv), keras.utils.to_categorical(yv, n)),

@@ -191,3 +191,40 @@ def test_mixing_and_the_weight_average_train_end_to_end(tmp_path: Path, data_dir
     result = run_experiment(spec, work_dir=tmp_path / "w", data_dir=data_dir, cache_dir=tmp_path / "c")
     assert result.status == "succeeded" and result.epochs_completed == 2
     assert 0.0 <= result.metrics["accuracy"] <= 1.0 and "accuracy_no_tta" in result.metrics
+
+
+_JAX_RUN = """
+import json, sys, tempfile
+from pathlib import Path
+import keras
+from ferbench.testing.face_folders import write_face_folders
+from fer_models.training.engine import run_experiment
+from fer_models.training.spec import parse_spec
+root = Path(tempfile.mkdtemp())
+write_face_folders(root / "data", "tiny", n=105)
+common = {"model": "cnn-small", "dataset": "tiny", "epochs": 2, "batch_size": 17, "hyperparameters": {"filters": 4}}
+specs = [{**common, "mixup": 0.4, "cutmix": 1.0, "ema_decay": 0.9, "lr_schedule": "one_cycle",
+          "augmentation": "vgg-fer", "tta": "ten_crop", "precision": "mixed_bfloat16"},
+         {**common, "optimizer": "sgd", "nesterov": True, "lr_schedule": "plateau", "plateau_monitor": "val_accuracy",
+          "plateau_factor": 0.75, "plateau_patience": 1, "select_best": "val_accuracy"}]
+out = {"backend": keras.backend.backend(), "runs": []}
+for i, spec in enumerate(specs):
+    r = run_experiment(parse_spec(spec), work_dir=root / f"w{i}", data_dir=root / "data", cache_dir=root / "c")
+    out["runs"].append([r.status, r.epochs_completed, r.metrics["accuracy"], r.history["lr"]])
+print(json.dumps(out))
+"""
+
+
+def test_the_techniques_train_under_jax_in_a_subprocess() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", _JAX_RUN], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "jax"
+    for status, epochs, accuracy, rates in out["runs"]:
+        assert status == "succeeded" and epochs == 2 and 0.0 <= accuracy <= 1.0 and len(rates) == 2

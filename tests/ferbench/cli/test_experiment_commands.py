@@ -191,6 +191,8 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     (("--learning-rate", "-1"), "learning_rate=-1.0: must be a number in (0, 10000]"),
     (("--hp", "no_such=1"), "unknown hyperparameter no_such=1"),
     (("--hp", "dropout=2"), "dropout=2"),
+    (("--recipe", "writeup-vgg"), "unknown recipe 'writeup-vgg'. Did you mean 'writeup-vgg19'?"),
+    (("--recipe", "writeup-cnn-large", "--hp", "alpha=0.5"), "unknown hyperparameter alpha=0.5; accepted: filters"),
 ])
 def test_spec_errors_exit_1_with_field_value_and_range_before_training(
         use_env: dict[str, str], capsys: pytest.CaptureFixture[str], args: tuple[str, ...], expected: str) -> None:
