@@ -105,6 +105,10 @@ class EngineCallback(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if self.schedule == "one_cycle":
             epoch = self._current_epoch() + batch / max(self.batches, 1)
+            if self.budget_seconds:
+                # A slower machine than planned still anneals by the end of the budget: the cycle follows
+                # whichever is further along, the steps or the time.
+                epoch = max(epoch, self.epochs * self._elapsed_training() / self.budget_seconds)
             self._lr = learning_rate_for_epoch(epoch, base_lr=self.base_lr, schedule=self.schedule,
                                                epochs=self.epochs, warmup_epochs=self.warmup_epochs,
                                                state=self.controller)

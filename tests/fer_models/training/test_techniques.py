@@ -228,3 +228,26 @@ def test_the_techniques_train_under_jax_in_a_subprocess() -> None:
     assert out["backend"] == "jax"
     for status, epochs, accuracy, rates in out["runs"]:
         assert status == "succeeded" and epochs == 2 and 0.0 <= accuracy <= 1.0 and len(rates) == 2
+
+
+def test_with_a_time_budget_one_cycle_follows_the_time_when_it_is_further_along(tmp_path: Path) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from fer_models.training.callbacks import EngineCallback
+    from fer_models.training.checkpoint import CheckpointState
+    from fer_models.training.hooks import RunHooks
+
+    def rate_at_first_step(budget: float | None, spent: float) -> float:
+        callback = EngineCallback(epochs=10, batches_per_epoch=5, base_lr=0.1, schedule="one_cycle", warmup_epochs=0,
+                                  monitor="val_loss", early_stopping_patience=None, work_dir=tmp_path,
+                                  state=CheckpointState(train_seconds=spent), controller=ControllerState(),
+                                  hooks=RunHooks(), log_epoch=None, budget_seconds=budget)
+        callback.set_model(SimpleNamespace(optimizer=SimpleNamespace(learning_rate=None)))
+        callback._epoch_start = time.perf_counter()
+        callback.on_train_batch_begin(0)
+        return float(callback.model.optimizer.learning_rate)
+
+    assert rate_at_first_step(None, 95.0) == pytest.approx(0.1 / 25)  # by steps: the very start
+    assert rate_at_first_step(100.0, 30.0) == pytest.approx(0.1, rel=1e-3)  # 30% of the time: the peak
+    assert rate_at_first_step(100.0, 95.0) < 0.1 / 50  # 95% of the time: nearly annealed
