@@ -161,24 +161,30 @@ COLUMNS = ("model", "write-up accuracy", "write-up macro-F1", "our accuracy", "o
            "parameters", "seeds", "run", "recipe", "protocol", "dataset", "differs from the recipe")
 
 
+def _shown(value: float | None, scale: float, digits: int, unit: str) -> str:
+    return "-" if value is None else f"{scale * value:.{digits}f}{unit}"
+
+
+def _shown_stat(stat: Stat, scale: float, digits: int, unit: str) -> str:
+    if stat.mean is None or stat.std is None:
+        return _shown(stat.mean, scale, digits, unit)
+    return f"{scale * stat.mean:.{digits}f} ± {scale * stat.std:.{digits}f}{unit}"
+
+
 def percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    return _shown(value, 100, 1, "%")
 
 
 def percent_stat(stat: Stat) -> str:
-    if stat.mean is None:
-        return "-"
-    return f"{100 * stat.mean:.1f}%" if stat.std is None else f"{100 * stat.mean:.1f} ± {100 * stat.std:.1f}%"
+    return _shown_stat(stat, 100, 1, "%")
 
 
 def fraction(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    return _shown(value, 1, 3, "")
 
 
 def fraction_stat(stat: Stat) -> str:
-    if stat.mean is None:
-        return "-"
-    return f"{stat.mean:.3f}" if stat.std is None else f"{stat.mean:.3f} ± {stat.std:.3f}"
+    return _shown_stat(stat, 1, 3, "")
 
 
 def duration(stat: Stat) -> str:
