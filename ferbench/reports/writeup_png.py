@@ -28,11 +28,12 @@ def render_png(report: WriteupReport) -> bytes:
     x = np.arange(len(rows))
     theirs = [np.nan if r.reported_accuracy is None else 100 * r.reported_accuracy for r in rows]
     ours = [np.nan if r.accuracy.mean is None else 100 * r.accuracy.mean for r in rows]
-    errors = [0.0 if r.accuracy.std is None else 100 * r.accuracy.std for r in rows]
+    errors = [np.nan if r.accuracy.std is None else 100 * r.accuracy.std for r in rows]
     bars.bar(x - 0.2, theirs, 0.4, label="the write-up (reported)", color="#9e9e9e")
     bars.bar(x + 0.2, ours, 0.4, yerr=errors, capsize=3, label="FER Bench (mean ± std)",
              color="#ef6c00" if report.quick else "#1565c0")
     bars.set_xticks(x, labels=[r.model + (" (quick)" if r.quick else "") for r in rows], rotation=30, ha="right")
+    bars.set_xlim(-0.75, len(rows) - 0.25)
     bars.set_ylabel("test accuracy (%)")
     bars.set_ylim(0, 100)
     bars.legend(loc="upper right")
