@@ -25,7 +25,8 @@ def load_members(session: Session, experiment_ids: Sequence[str]) -> tuple[list[
     for row, result in session.execute(stmt):
         metrics = {m: getattr(result, m) for m in METRICS} if result is not None else None
         members.append(Member(row.id, str(row.spec.get("recipe") or ""), row.status, row.seed, row.spec, row.dataset,
-                              metrics, result.protocol if result is not None else None, row.error))
+                              metrics, result.protocol if result is not None else None, row.error,
+                              row.stopped_reason))
     found = {m.experiment_id for m in members}
     return members, [i for i in experiment_ids if i not in found]
 

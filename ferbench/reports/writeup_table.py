@@ -34,6 +34,7 @@ class Member:
     metrics: Mapping[str, float | None] | None = None
     protocol: str | None = None
     error: str | None = None
+    stopped_reason: str | None = None  # e.g. time_budget, early_stopping
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ def _row(recipe: str, model: str, reported: Any, group: list[Member], recipe_spe
     words, quick = deviations(group[0].spec, recipe_spec)
     notes = [f"seed {m.seed} {m.status}" + (f": {m.error.splitlines()[0][:160]}" if m.error else "")
              for m in group if m not in done]
+    notes += [f"seed {m.seed} stopped by its {m.stopped_reason.replace('_', ' ')}" for m in done
+              if m.stopped_reason == "time_budget"]
     metric = lambda name: Stat.of((m.metrics or {}).get(name) for m in done)  # noqa: E731
     protocols = sorted({m.protocol for m in done if m.protocol}) or ["-"]
     return WriteupRow(

@@ -11,12 +11,13 @@ from ferbench.reports.writeup_png import render_png
 from ferbench.reports.writeup_table import Member, Stat, build_report, render_markdown
 
 
-def member(recipe: str, seed: int, accuracy: float | None, *, status: str = "succeeded", **spec: Any) -> Member:
+def member(recipe: str, seed: int, accuracy: float | None, *, status: str = "succeeded", stopped: str | None = None,
+           **spec: Any) -> Member:
     full = {**resolved_settings(recipe), "seed": seed, "dataset": "fer2013", **spec}
     metrics = None if accuracy is None else {"accuracy": accuracy, "f1_macro": accuracy - 0.1,
                                              "train_seconds": 60.0 + seed, "params": 110759.0}
     return Member(f"e-{recipe}-{seed}", recipe, status, seed, full, "fer2013", metrics, "holdout",
-                  "boom" if status == "failed" else None)
+                  "boom" if status == "failed" else None, stopped)
 
 
 def test_ours_is_mean_and_sample_std_over_seeds_beside_the_writeup_figures() -> None:
@@ -34,14 +35,14 @@ def test_ours_is_mean_and_sample_std_over_seeds_beside_the_writeup_figures() -> 
 
 
 def test_a_quick_table_says_so_in_its_title_and_rows() -> None:
-    report = build_report([member("writeup-vgg19", 0, 0.3, epochs=5, input_size=64, time_budget_minutes=3.0,
-                                  weights="none")], dataset="fer2013")
+    report = build_report([member("writeup-vgg19", 0, 0.3, stopped="time_budget", epochs=5, input_size=64,
+                                  time_budget_minutes=3.0, weights="none")], dataset="fer2013")
     assert report.scale == "quick" and report.quick
     text = render_markdown(report)
     assert text.startswith("## QUICK run, scaled down") and "epochs / 10" in text
     row = next(l for l in text.splitlines() if l.startswith("| vgg19"))
     assert "| quick |" in row and "64 px (recipe 224)" in row and "epochs 5 (recipe 50)" in row
-    assert "from scratch (recipe: imagenet weights)" in row
+    assert "from scratch (recipe: imagenet weights)" in row and "seed 0 stopped by its time budget" in row
     assert render_png(report).startswith(b"\x89PNG")
 
 
