@@ -145,3 +145,57 @@ class DependencyHealth(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     dependencies: dict[str, DependencyHealth]
+
+
+class StatOut(BaseModel):
+    mean: float | None = Field(description="Mean over the seeds that succeeded")
+    std: float | None = Field(description="Sample standard deviation over those seeds; null with one seed")
+
+
+class WriteupRowOut(BaseModel):
+    """One write-up model: the write-up's figures beside ours (ferbench.reports.writeup_table.WriteupRow)."""
+
+    model_config = {"protected_namespaces": ()}
+
+    model: str
+    recipe: str
+    reported_accuracy: float | None = Field(description="The write-up's accuracy (fraction); null where it gives none")
+    reported_f1_macro: float | None = Field(description="The write-up's macro-F1; null where it gives none")
+    reported_on: str = Field(description="The test set of the write-up's figure, in its words")
+    accuracy: StatOut
+    f1_macro: StatOut
+    train_seconds: StatOut
+    params: float | None
+    seeds: int = Field(description="Seeds that succeeded")
+    failed: int = Field(description="Seeds that did not succeed")
+    quick: bool = Field(description="Scaled down by the quick rule (epochs, input size, time budget): not the "
+                                    "write-up's settings")
+    deviations: list[str] = Field(description="What ran differently from the recipe, in words")
+    protocol: str
+    dataset: str
+    experiment_ids: list[str]
+    notes: list[str] = Field(description="Seeds that failed or were cancelled, with the first line of the error")
+
+
+class WriteupReportIn(BaseModel):
+    """The finished experiments of the write-up's recipes to tabulate (what `ferbench reproduce writeup` ran)."""
+
+    experiment_ids: list[Annotated[str, Field(max_length=36)]] = Field(min_length=1, max_length=500)
+
+
+class WriteupReportOut(BaseModel):
+    id: str
+    title: str = Field(description="Says QUICK (and the rule) when any row is scaled down, MIXED when some are")
+    scale: Literal["full", "quick", "mixed"]
+    quick: bool = Field(description="True when any row is a quick one")
+    dataset: str
+    seeds: int
+    rows: list[WriteupRowOut]
+    markdown: str
+    png_url: str = Field(description="The same table as a PNG")
+    experiment_ids: list[str]
+    mlflow_run_id: str | None = Field(description="The MLflow run holding table.md and table.png (experiment "
+                                                  "ferbench-reports)")
+    mlflow_url: str | None
+    mlflow_error: str | None = Field(description="Why the report could not be logged to MLflow, if it could not")
+    created_at: UtcDatetime

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import ExperimentOut, LeaderboardOut, ModelOut
+from api.schemas import ExperimentOut, LeaderboardOut, ModelOut, WriteupReportOut
 from fer_models.errors import FerBenchError
 from ferbench.settings import Settings
 
@@ -27,6 +27,7 @@ _SUBMITTED: TypeAdapter[ExperimentOut | list[ExperimentOut]] = TypeAdapter(Exper
 _EXPERIMENT = TypeAdapter(ExperimentOut)
 _LEADERBOARD = TypeAdapter(LeaderboardOut)
 _MODELS = TypeAdapter(list[ModelOut])
+_WRITEUP_REPORT = TypeAdapter(WriteupReportOut)
 
 
 class ApiError(FerBenchError):
@@ -81,7 +82,17 @@ class ApiClient:
     def models(self) -> list[ModelOut]:
         return self._call(_MODELS, "GET", "/models")
 
-    def _call(self, shape: TypeAdapter[T], method: str, path: str, **kwargs: Any) -> T:
+    def make_writeup_report(self, experiment_ids: list[str]) -> WriteupReportOut:
+        """POST /reports/writeup: the table of these finished write-up experiments, stored and logged by the API."""
+        return self._call(_WRITEUP_REPORT, "POST", "/reports/writeup", json={"experiment_ids": experiment_ids})
+
+    def writeup_report(self, report_id: str | None = None) -> WriteupReportOut:
+        return self._call(_WRITEUP_REPORT, "GET", "/reports/writeup", params={"id": report_id} if report_id else None)
+
+    def writeup_png(self, report_id: str) -> bytes:
+        return self._request("GET", "/reports/writeup.png", params={"id": report_id}).content
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -89,6 +100,10 @@ class ApiClient:
                            "or pass --api-url") from exc
         if response.status_code >= 400:
             raise ApiError(f"{method} {path} answered {response.status_code}: {_error_text(response)}")
+        return response
+
+    def _call(self, shape: TypeAdapter[T], method: str, path: str, **kwargs: Any) -> T:
+        response = self._request(method, path, **kwargs)
         try:
             return shape.validate_json(response.content)
         except ValidationError as exc:

@@ -40,17 +40,34 @@ def imagenet_file_name(arch: str, *, input_size: int = 224, alpha: float = 1.0) 
     return name, f"{_ORIGIN}{folder}/{name}"
 
 
+def _not_cached(arch: str, model_name: str, *, input_size: int, alpha: float) -> str | None:
+    file_name, origin = imagenet_file_name(arch, input_size=input_size, alpha=alpha)
+    folder = keras_cache_dir()
+    if (folder / file_name).is_file():
+        return None
+    return (f"ImageNet weights for model {model_name!r} are not in Keras' cache and FER Bench never downloads: "
+            f"put {file_name} (from {origin}) in {folder} (set KERAS_HOME to use another cache), "
+            f"or train with weights=none")
+
+
+def imagenet_arch(model_name: str) -> str | None:
+    """The keras.applications base a catalogue model loads ImageNet weights into (None: it has none)."""
+    return next((arch for arch in ("mobilenetv2", "mobilenet", "vgg19", "resnet50") if model_name.startswith(arch)), None)
+
+
+def missing_imagenet_weights(model_name: str, *, input_size: int, alpha: float = 1.0) -> str | None:
+    """Why `model_name` could not load its ImageNet weights from this machine's Keras cache; None when it can."""
+    arch = imagenet_arch(model_name)
+    return None if arch is None else _not_cached(arch, model_name, input_size=input_size, alpha=alpha)
+
+
 def load_imagenet(base: Any, arch: str, model_name: str, *, input_size: int, alpha: float = 1.0) -> Path:
     """Load the cached ImageNet weights into `base`; a clear ModelError when they are not cached."""
     file_name, origin = imagenet_file_name(arch, input_size=input_size, alpha=alpha)
-    folder = keras_cache_dir()
-    path = folder / file_name
-    if not path.is_file():
-        raise ModelError(
-            f"ImageNet weights for model {model_name!r} are not in Keras' cache and FER Bench never downloads: "
-            f"put {file_name} (from {origin}) in {folder} (set KERAS_HOME to use another cache), "
-            f"or train with weights=none"
-        )
+    path = keras_cache_dir() / file_name
+    missing = _not_cached(arch, model_name, input_size=input_size, alpha=alpha)
+    if missing:
+        raise ModelError(missing)
     try:
         base.load_weights(str(path))
     except Exception as exc:  # a truncated or wrong file: say which one and what to do

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +98,15 @@ def print_leaderboard(entries: Sequence[LeaderboardEntryOut], metric: str, proto
 
 
 def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None,
-             quiet: bool = False) -> list[ExperimentOut]:
-    """Poll until every experiment is finished, printing a line whenever one's progress changes."""
+             quiet: bool = False, on_poll: Callable[[list[ExperimentOut]], None] | None = None) -> list[ExperimentOut]:
+    """Poll until every experiment is finished, printing a line whenever one's progress changes (unless
+    `quiet`) and handing every poll's experiments to `on_poll`."""
     last: dict[str, str] = {}
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         current = [client.experiment(i) for i in ids]
+        if on_poll is not None:
+            on_poll(current)
         for exp in current:
             line = describe_progress(json_body(exp))
             if not quiet and last.get(exp.id) != line:
@@ -170,12 +174,27 @@ def up_command(workers: int, gpus: str | None) -> None:
     raise SystemExit(code)
 
 
-def _print_urls(urls: Any) -> None:
-    click.echo(f"Web pages:    {urls.api}/")  # first: where a person starts
-    click.echo(f"API docs:     {urls.docs}")
-    click.echo(f"MLflow UI:    {urls.mlflow_ui}")
-    click.echo(f"Leaderboard:  {urls.leaderboard}")
-    click.echo(f"API:          {urls.api}   broker: {urls.broker}   database: {urls.database}")
+def _print_urls(urls: Any, *, err: bool = False) -> None:
+    click.echo(f"Web pages:    {urls.api}/", err=err)  # first: where a person starts
+    click.echo(f"API docs:     {urls.docs}", err=err)
+    click.echo(f"MLflow UI:    {urls.mlflow_ui}", err=err)
+    click.echo(f"Leaderboard:  {urls.leaderboard}", err=err)
+    click.echo(f"API:          {urls.api}   broker: {urls.broker}   database: {urls.database}", err=err)
+
+
+@contextmanager
+def embedded_stack(settings: Settings, *, urls_to_stderr: bool = False) -> Iterator[tuple[Any, Any]]:
+    """The whole stack on embedded defaults for one command (`demo`, `reproduce`): (stack, urls), stopped after."""
+    from ferbench.stack import Stack
+
+    stack = Stack(settings, echo=lambda m: click.echo(f"· {m}", err=True))
+    _sigterm_interrupts()
+    urls = stack.start()
+    try:
+        _print_urls(urls, err=urls_to_stderr)
+        yield stack, urls
+    finally:
+        _stop_stack(stack)
 
 
 @click.command("submit")
@@ -260,16 +279,10 @@ def leaderboard_command(metric: str, dataset: str | None, model: str | None, lim
 @click.option("--keep-running", is_flag=True, help="Leave the stack running after the leaderboard (Ctrl-C stops it).")
 def demo_command(models: str, epochs: int, repeats: int, dataset: str | None, keep_running: bool) -> None:
     """Start the stack, run the model comparison, print the leaderboard."""
-    from ferbench.stack import Stack
-
     settings = get_settings()
     dataset = dataset or _demo_dataset(settings)
-    stack = Stack(settings, echo=lambda m: click.echo(f"· {m}", err=True))
-    _sigterm_interrupts()
-    urls = stack.start()
     code = 0
-    try:
-        _print_urls(urls)
+    with embedded_stack(settings) as (stack, urls):
         client = ApiClient.from_settings(settings, urls.api)
         known = {m.name for m in client.models()}
         chosen = [m.strip() for m in models.split(",") if m.strip()]
@@ -292,8 +305,6 @@ def demo_command(models: str, epochs: int, repeats: int, dataset: str | None, ke
         if keep_running:
             click.echo("The stack keeps running; press Ctrl-C to stop it.", err=True)
             code = stack.wait() or code
-    finally:
-        _stop_stack(stack)
     raise SystemExit(code)
 
 

@@ -1,12 +1,13 @@
-"""The tables: experiments (one row per submitted run), results (one per finished run) and result_groups
-(the seeds of one spec, which the leaderboard ranks)."""
+"""The tables: experiments (one row per submitted run), results (one per finished run), result_groups
+(the seeds of one spec, which the leaderboard ranks) and reports (tables made from finished experiments)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
@@ -141,3 +142,27 @@ class ResultGroup(Base):
         *(Index(f"ix_result_groups_dataset_{m}", "dataset", f"{m}_mean") for m in METRICS),
     )
 
+
+
+class Report(Base):
+    """A table made from finished experiments (kind "writeup": the write-up's figures beside ours).
+
+    A snapshot: the rows, Markdown and PNG as they were made, so GET /reports/{kind} is one SELECT and
+    shows exactly what `ferbench reproduce` printed and logged to MLflow.
+    """
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    scale: Mapped[str] = mapped_column(String(8), nullable=False)  # full, quick or mixed
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # title, rows, seeds, ...
+    markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    png: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    experiment_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    mlflow_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_reports_kind_created", "kind", "created_at"),)

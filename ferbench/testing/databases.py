@@ -55,6 +55,7 @@ def empty_tables(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
+            conn.execute(text("DELETE FROM reports"))
             conn.execute(text("DELETE FROM result_groups"))
             conn.execute(text("DELETE FROM results"))
             conn.execute(text("DELETE FROM experiments"))
