@@ -62,20 +62,22 @@ def custom_cnn(name: str, *, input_size: int, num_classes: int, image_size: int,
     return keras.Model(inputs, dense_head(x, dense_units=dense_units, dropout=dropout, num_classes=num_classes), name=name)
 
 
-def _cnn(name: str, *, input_size: int, num_classes: int, image_size: int, filters: int, blocks: int,
-         convs_per_block: int, first_block_convs: int, dense_units: int, dropout: float) -> keras.Model:
-    return custom_cnn(name, input_size=input_size, num_classes=num_classes, image_size=image_size, filters=filters,
-                      blocks=blocks, convs_per_block=convs_per_block, first_block_convs=first_block_convs,
-                      dense_units=dense_units, dropout=dropout)
+def cnn_small(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+              convs_per_block: int, first_block_convs: int, dense_units: int, dropout: float) -> keras.Model:
+    return custom_cnn("cnn_small", input_size=input_size, num_classes=num_classes, image_size=image_size,
+                      filters=filters, blocks=blocks, convs_per_block=convs_per_block,
+                      first_block_convs=first_block_convs, dense_units=dense_units, dropout=dropout)
 
 
-def cnn_small(*, weights: str, **config: Any) -> keras.Model:
-    return _cnn("cnn_small", **config)
+def cnn_medium(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+               convs_per_block: int, first_block_convs: int, dense_units: int, dropout: float) -> keras.Model:
+    return custom_cnn("cnn_medium", input_size=input_size, num_classes=num_classes, image_size=image_size,
+                      filters=filters, blocks=blocks, convs_per_block=convs_per_block,
+                      first_block_convs=first_block_convs, dense_units=dense_units, dropout=dropout)
 
 
-def cnn_medium(*, weights: str, **config: Any) -> keras.Model:
-    return _cnn("cnn_medium", **config)
-
-
-def cnn_large(*, weights: str, **config: Any) -> keras.Model:
-    return _cnn("cnn_large", **config)
+def cnn_large(*, input_size: int, num_classes: int, image_size: int, weights: str, filters: int, blocks: int,
+              convs_per_block: int, first_block_convs: int, dense_units: int, dropout: float) -> keras.Model:
+    return custom_cnn("cnn_large", input_size=input_size, num_classes=num_classes, image_size=image_size,
+                      filters=filters, blocks=blocks, convs_per_block=convs_per_block,
+                      first_block_convs=first_block_convs, dense_units=dense_units, dropout=dropout)

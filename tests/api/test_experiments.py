@@ -97,7 +97,7 @@ def test_a_list_with_repeats_runs_each_spec_with_consecutive_seeds(client: TestC
         ({**SPEC, "dataset": "../../etc"}, "dataset", "path-like"),
         ({**SPEC, "weights": "/tmp/evil.weights.h5"}, "weights", "path-like"),
         ({**SPEC, "learning_rate": "fast"}, "learning_rate", "number"),
-        ({**SPEC, "colour": "blue"}, "colour", "accepted: model"),
+        ({**SPEC, "colour": "blue"}, "colour", "accepted: recipe, model"),
         ({**SPEC, "repeats": 0}, "repeats", "from 1 to 100"),
         ([SPEC, {**SPEC, "model": 7}], "model", ""),
     ],
