@@ -168,10 +168,11 @@ def test_select_best_evaluates_the_best_epochs_weights(tmp_path: Path, data_dir:
                        "hyperparameters": {"filters": 4}, "select_best": "val_loss"})
     result = run_experiment(spec, work_dir=tmp_path / "w", data_dir=data_dir, cache_dir=tmp_path / "c",
                             tracking_uri=uri)
-    import mlflow
+    from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
-    model = load_keras_model(f"runs:/{result.mlflow_run_id}/model")
+    # Downloaded through a client of this store: setting MLflow's global URI would leak into later tests.
+    folder = MlflowClient(tracking_uri=uri).download_artifacts(result.mlflow_run_id, "model", str(tmp_path))
+    model = load_keras_model(folder)
     dataset = load_dataset("tiny", data_dir=data_dir, cache_dir=tmp_path / "c")
     images, labels = dataset.subset("val")
     import keras
