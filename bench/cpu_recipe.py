@@ -78,17 +78,6 @@ def _validation_accuracy_by_tta(model_uri: str, tracking_uri: str, dataset: Any)
     return out
 
 
-def _overrides(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, _, raw = pair.partition("=")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zip", type=Path, default=fer2013_zip_path(),
@@ -109,12 +98,13 @@ def main() -> int:
 
     from fer_models.data.catalog import load_dataset
     from fer_models.tracking.uri import sqlite_store_uri
+    from ferbench.cli.options import parse_hyperparameters
     from fer_models.training.engine import run_experiment
     from fer_models.training.hooks import RunHooks
     from fer_models.training.spec import parse_spec
 
     spec = parse_spec({"recipe": args.recipe, "dataset": "fer2013", "time_budget_minutes": args.minutes,
-                       **_overrides(args.set)})
+                       **parse_hyperparameters(args.set, "--set")})
     work = args.work or Path(tempfile.mkdtemp(prefix="ferbench-cpu-recipe-"))
     data_dir, cache_dir = work / "data", work / "cache"
     start = time.perf_counter()

@@ -262,11 +262,10 @@ def _train_and_evaluate(spec: ExperimentSpec, dataset: Any, work_dir: Path, stat
 
 def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: CheckpointState, run_id: str | None,
                       logger: Any, stop_reason: str | None) -> ExperimentResult:
+    from fer_models.data.augmentation import resolve_config
     from fer_models.evaluation.evaluate import evaluate_model
 
     x_test, y_test = dataset.subset("test")
-    from fer_models.data.augmentation import resolve_config
-
     evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta,
                                 tta_crop=resolve_config(spec.augmentation).crop_size or None)
     parts = _test_part_metrics(dataset, evaluation)

@@ -123,11 +123,11 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+def mean_and_std(values: list[float]) -> tuple[float | None, float | None]:
     mean = _mean(values)
     if mean is None or len(values) < 2:
         return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))  # sample std
 
 
 FILTERS = ("dataset", "model", "family", "split_fingerprint", "recipe", "protocol")
@@ -211,7 +211,7 @@ def leaderboard(
         group = [m for m in row.members if m["metrics"].get(metric) is not None]
         if not group:  # a group edited by hand out of step with its means: leave it out, never a 500
             continue
-        value, std = _mean_std([m["metrics"][metric] for m in group])
+        value, std = mean_and_std([m["metrics"][metric] for m in group])
         best = (min if ascending else max)(group, key=lambda m: m["metrics"][metric])
         # Only the seeds that reported the ranking metric count, for every metric.
         means = {name: _mean([v for m in group if (v := m["metrics"].get(name)) is not None]) for name in METRICS}

@@ -9,11 +9,11 @@ when any row is, and a report mixing the two says so and labels every row.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ferbench.db.leaderboard import mean_and_std
 from ferbench.reports.writeup_plan import QUICK_RULE, writeup_recipes
 
 Scale = Literal["full", "quick", "mixed"]
@@ -44,10 +44,7 @@ class Stat:
 
     @classmethod
     def of(cls, values: Iterable[float | None]) -> Stat:
-        xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-        if not xs:
-            return cls(None, None)
-        return cls(statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else None)
+        return cls(*mean_and_std([float(v) for v in values if v is not None and math.isfinite(float(v))]))
 
 
 @dataclass(frozen=True)
