@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from fer_models.vocabulary import Metric, Protocol, Status
+from ferbench.db.leaderboard import LeaderboardEntry
+
 
 def _as_utc(value: datetime) -> datetime:
     # Every timestamp is written in UTC, but SQLite hands it back without its zone.
@@ -100,32 +102,11 @@ class ExperimentList(BaseModel):
     offset: int
 
 
-class LeaderboardEntryOut(BaseModel):
-    model_config = {"protected_namespaces": ()}
-
-    rank: int
-    model: str
-    family: str | None
-    dataset: str
-    split_fingerprint: str
-    spec_key: str
-    protocol: Protocol = Field("holdout", description="official: the dataset's own test images; holdout: a carved "
-                               "80/10/10 test set")
-    recipe: str | None = Field(None, description="The named recipe the spec was resolved from; null for a hand-written "
-                               "spec")
+class LeaderboardEntryOut(LeaderboardEntry):
     metric: Metric
-    mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
-    std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
-    n_seeds: int
-    seeds: list[int]
-    metrics: dict[str, float | None] = Field(description="Every metric's mean over seeds")
-    experiment_id: str = Field(description="The best seed's experiment")
+    protocol: Protocol = "holdout"
     experiment_url: str
-    experiment_ids: list[str]
-    mlflow_run_id: str | None
     mlflow_url: str | None
-    mlflow_run_ids: list[str | None]
-    spec: dict[str, Any]
 
 
 class LeaderboardOut(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from ferbench.db.leaderboard import LeaderboardEntry
 from ferbench.db.models import METRICS, Experiment, Result
 
@@ -27,8 +25,5 @@ def experiment_out(row: Experiment, result: Result | None, tracking_uri: str | N
 
 
 def leaderboard_entry_out(entry: LeaderboardEntry, tracking_uri: str | None) -> LeaderboardEntryOut:
-    """The entry's fields as they are (its `value` is the body's `mean`), and the links to the experiment and run."""
-    fields = {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
-    fields["mean"] = fields.pop("value")
-    return LeaderboardEntryOut(**fields, experiment_url=f"/experiments/{entry.experiment_id}",
+    return LeaderboardEntryOut(**entry.model_dump(), experiment_url=f"/experiments/{entry.experiment_id}",
                                mlflow_url=mlflow_url(tracking_uri, entry.mlflow_run_id))

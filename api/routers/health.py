@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import urllib.request
 from collections.abc import Callable
@@ -44,11 +45,8 @@ def _checked(what: str, check: Callable[[], bool | None]) -> DependencyHealth:
 
 def _database(res: AppResources) -> DependencyHealth:
     def check() -> None:
-        session = res.session_factory()()
-        try:
+        with contextlib.closing(res.session_factory()()) as session:
             session.execute(text("SELECT 1"))
-        finally:
-            session.close()
 
     return _checked("database", check)
 
@@ -61,11 +59,9 @@ def _broker(res: AppResources) -> DependencyHealth:
     def check() -> None:
         import redis
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
-        try:
+        with contextlib.closing(redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_S,
+                                                     socket_timeout=TIMEOUT_S)) as client:
             client.ping()
-        finally:
-            client.close()
 
     return _checked("broker", check)
 

@@ -69,12 +69,13 @@ class AttentionPooling(keras.layers.Layer):
     def __init__(self, units: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = int(units)
-
-    def build(self, input_shape: tuple) -> None:
-        features = int(input_shape[-1])
+        # Neither layer's size depends on the input; build() still builds both, so a saved model's
+        # weights find their variables when it is loaded.
         self.score_hidden = keras.layers.Dense(self.units, activation="tanh", name="score_hidden")
         self.score = keras.layers.Dense(1, use_bias=False, name="score")
-        self.score_hidden.build((None, None, features))
+
+    def build(self, input_shape: tuple) -> None:
+        self.score_hidden.build((None, None, int(input_shape[-1])))
         self.score.build((None, None, self.units))
 
     def call(self, inputs: Any) -> Any:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
@@ -96,27 +96,32 @@ def rebuild_result_groups(session: Session) -> int:
 
 # --- ranking ----------------------------------------------------------------------------------
 
-@dataclass
-class LeaderboardEntry:
+class LeaderboardEntry(BaseModel):
+    """One spec's standing: the API serves it as it is, plus its links (api.schemas.LeaderboardEntryOut)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
     rank: int
     model: str
     family: str | None
     dataset: str
     split_fingerprint: str
     spec_key: str
-    protocol: str  # "official" or "holdout": one ranking never mixes the two
-    recipe: str | None  # the named recipe the spec came from
+    protocol: str = Field("holdout", description="official: the dataset's own test images; holdout: a carved "
+                          "80/10/10 test set (one ranking never mixes the two)")
+    recipe: str | None = Field(None, description="The named recipe the spec was resolved from; null for a "
+                               "hand-written spec")
     metric: str
-    value: float  # the mean over seeds
-    std: float | None  # sample standard deviation; None with one seed
+    mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
+    std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
     n_seeds: int
     seeds: list[int]
-    metrics: dict[str, float | None]  # every metric's mean over seeds
-    experiment_id: str  # the best seed's experiment
+    metrics: dict[str, float | None] = Field(description="Every metric's mean over seeds")
+    experiment_id: str = Field(description="The best seed's experiment")
     experiment_ids: list[str]
     mlflow_run_id: str | None
     mlflow_run_ids: list[str | None]
-    spec: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = Field(default_factory=dict)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -218,7 +223,7 @@ def leaderboard(
         entries.append(LeaderboardEntry(
             rank=len(entries) + 1, model=row.model, family=row.family, dataset=row.dataset,
             split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, protocol=row.protocol,
-            recipe=row.recipe, metric=metric, value=value,  # type: ignore[arg-type]
+            recipe=row.recipe, metric=metric, mean=value,  # type: ignore[arg-type]
             std=std, n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
             experiment_id=best["experiment_id"], experiment_ids=[m["experiment_id"] for m in group],
             mlflow_run_id=best["mlflow_run_id"], mlflow_run_ids=[m["mlflow_run_id"] for m in group],

@@ -19,11 +19,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from fer_models.errors import FerBenchError
 from fer_models.tracking.uri import local_artifact_dir, local_artifact_root, sqlite_store_uri
 from ferbench.services.ports import free_port
-from ferbench.services.process_group import stop_group
+from ferbench.services.process_group import GroupLeader
 from ferbench.services.readiness import exited, wait_until
 
 
@@ -65,8 +66,11 @@ def health_ok(url: str, timeout: float = 1.0) -> bool:
 
 
 @dataclass
-class MlflowServer:
-    """A running `mlflow server` child process; `url` is its tracking URI."""
+class MlflowServer(GroupLeader):
+    """A running `mlflow server` child process; `url` is its tracking URI; `stop()` ends its process group
+    (uvicorn/gunicorn workers included)."""
+
+    stop_grace_s: ClassVar[float] = 15.0
 
     host: str
     port: int
@@ -89,21 +93,6 @@ class MlflowServer:
     @property
     def default_artifact_root(self) -> str:
         return local_artifact_root(self.backend_uri) or SERVED_ARTIFACTS_ROOT
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM to the server's process group (uvicorn/gunicorn workers included), then SIGKILL."""
-        if self.process is not None:
-            stop_group(self.process, timeout)
-        self.process = None
-
-    def __enter__(self) -> MlflowServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def find_mlflow_binary() -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fer_models.errors import FerBenchError
 from ferbench.services.ports import free_port, port_is_free
-from ferbench.services.process_group import stop_group
+from ferbench.services.process_group import GroupLeader
 from ferbench.services.readiness import exited, wait_until
 
 
@@ -47,8 +47,8 @@ def ping(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 @dataclass
-class RedisServer:
-    """A running redis-server child process; `stop()` shuts it down (saving its data)."""
+class RedisServer(GroupLeader):
+    """A running redis-server child process; `stop()` shuts it down (SIGTERM: redis saves its data)."""
 
     host: str
     port: int
@@ -59,27 +59,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (redis saves and exits), SIGKILL after `timeout`."""
-        if self.process is not None:
-            stop_group(self.process, timeout)
-        self.process = None
 
-    def __enter__(self) -> RedisServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def start_redis(
-    data_dir: Path,
-    *,
-    port: int | None = None,
-    host: str = "127.0.0.1",
-    persistent: bool = True,
-    timeout: float = 15.0,
-) -> RedisServer:
+def start_redis(data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1", persistent: bool = True,
+                timeout: float = 15.0) -> RedisServer:
     """Start redis-server with its data in `data_dir`, on `port` (a free one when None); wait for PING.
 
     Raises RedisUnavailableError with what to do when no binary exists or it does not come up.

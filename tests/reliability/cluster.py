@@ -147,6 +147,14 @@ class Cluster:
         return sorted(r[0] for r in self.mlflow_query("SELECT step FROM metrics WHERE run_uuid = ? AND key = ?",
                                                       run_id, key))
 
+    def one_run_logged_once(self, experiment_id: str, epochs: int, keys: tuple[str, ...] = ("loss",)) -> tuple[str, str]:
+        """The experiment's only MLflow run (id, status), asserting every epoch 1..`epochs` of `keys` logged once:
+        a resumed job that restarted from scratch, or a duplicate delivery, would log some twice."""
+        (run,) = self.mlflow_runs_of(experiment_id)
+        for key in keys:
+            assert self.metric_steps(run[0], key) == list(range(1, epochs + 1)), key
+        return run
+
     # -- the report ----------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -157,6 +165,12 @@ class Cluster:
         runs = int(self.mlflow_query("SELECT count(*) FROM runs")[0][0])
         return {"experiments": experiments, "results": results, "mlflow_runs": runs,
                 **{f"status_{k}": int(v) for k, v in sorted(by_status.items())}}
+
+    def counts_grew_by(self, before: dict[str, int], **growth: int) -> dict[str, int]:
+        """The counts now, asserting that each one named grew by exactly its number since `before`."""
+        after = self.counts()
+        assert {k: after[k] - before[k] for k in growth} == growth, (before, after)
+        return after
 
 
 def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:

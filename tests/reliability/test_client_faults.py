@@ -60,9 +60,7 @@ def test_broker_down_at_submit_is_503_then_the_outbox_runs_it_exactly_once(
     assert len(faults.mlflow_runs_of(experiment_id)) == 1
     time.sleep(2.0)  # a second send of the outbox row would be claimed (and skipped) by now
     assert "not claimable" not in faults.workers[0].log()
-    after = faults.counts()
-    assert (after["experiments"], after["results"], after["mlflow_runs"]) == (
-        before["experiments"] + 1, before["results"] + 1, before["mlflow_runs"] + 1)
+    after = faults.counts_grew_by(before, experiments=1, results=1, mlflow_runs=1)
     record_fault("broker down when a client submits", "redis-server stopped, then POST /experiments",
                  "503 naming the broker and the pending experiment id; the row stayed `pending` (never `queued`); "
                  "after the restart a worker's outbox drain sent it once; succeeded with one result row and one "
@@ -89,8 +87,7 @@ def test_database_unreachable_is_503_for_every_endpoint_and_nothing_half_written
     assert answer.status_code == 202, answer.text
     final = faults.wait_finished(answer.json()["id"])
     assert final.status == "succeeded", final.error
-    after = faults.counts()
-    assert (after["experiments"], after["results"]) == (before["experiments"] + 1, before["results"] + 1)
+    after = faults.counts_grew_by(before, experiments=1, results=1)
     record_fault("database unreachable (API)", "TCP path API->PostgreSQL cut: /health, POST /experiments, "
                  "GET /experiments, GET /leaderboard",
                  "503 from every endpoint (health names the database), no stack trace, no row written; once the "

@@ -11,9 +11,13 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
+from ferbench.db import lifecycle
+from ferbench.db.models import Experiment, utcnow
 from ferbench.services.mlflow_server import MlflowServer
 from tests.reliability.cluster import Cluster, record_fault
 from tests.reliability.conftest import cluster
@@ -87,8 +91,7 @@ def test_visibility_timeout_took_effect_and_a_running_job_is_not_started_twice(q
     assert final.status == "succeeded", final.error
     assert claims(queue, experiment_id) == 1 and final.attempts == 1
     assert queue.results_for(experiment_id) == 1
-    (run,) = queue.mlflow_runs_of(experiment_id)
-    assert queue.metric_steps(run[0], "loss") == list(range(1, 7))
+    queue.one_run_logged_once(experiment_id, epochs=6)
     after = queue.counts()
     record_fault("job outlives the visibility timeout", f"broker visibility_timeout set to {VISIBILITY_S} s "
                  "(FERBENCH_BROKER_VISIBILITY_TIMEOUT_S) under a 6-epoch job; both workers' live config checked",
@@ -115,25 +118,15 @@ def test_sigterm_requeues_the_running_job_at_once_and_it_resumes_on_the_other_wo
     assert final.status == "succeeded", final.error
     assert resumed.attempts == final.attempts == 1  # a graceful requeue is not counted as a lost worker
     assert queue.results_for(experiment_id) == 1
-    (run,) = queue.mlflow_runs_of(experiment_id)
-    # Resumed from the checkpoint: no epoch logged twice (a restart from scratch would repeat 1-2).
-    assert queue.metric_steps(run[0], "loss") == list(range(1, 5))
+    queue.one_run_logged_once(experiment_id, epochs=4)  # resumed from the checkpoint: 1-2 not repeated
     assert re.search(rf"experiment {experiment_id} requeued by the worker's shutdown", holder.log())
-    after = queue.counts()
     record_fault("graceful shutdown (SIGTERM) mid-job", "SIGTERM to the worker's main process in epoch 3 of 4",
                  "the job stopped at the next batch, went back to the queue at once, the worker exited, the other "
                  "worker resumed from the epoch checkpoint in the same MLflow run; steps 1-4 once each",
-                 before, after)
+                 before, queue.counts())
 
 
 def test_the_reaper_in_a_worker_requeues_a_job_whose_host_disappeared(queue: Cluster) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from ferbench.db import lifecycle
-    from ferbench.db.models import Experiment, utcnow
-
     before = queue.counts()
     experiment_id = queue.create(epochs=1, seed=14)
     with queue.session() as session:

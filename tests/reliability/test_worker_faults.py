@@ -52,13 +52,10 @@ def test_sigkill_mid_epoch_3_resumes_from_the_epoch_2_checkpoint_in_the_same_run
     assert final.status == "succeeded", final.error
     assert final.attempts == 2 and faults.holder_pid(experiment_id) != first_holder
     assert faults.results_for(experiment_id) == 1
-    (run,) = faults.mlflow_runs_of(experiment_id)  # one MLflow run, reopened by the redelivery
+    # One MLflow run, reopened by the redelivery.
+    run = faults.one_run_logged_once(experiment_id, epochs=5, keys=("loss", "val_accuracy"))
     assert run == (final.mlflow_run_id, "FINISHED")
-    for key in ("loss", "val_accuracy"):
-        assert faults.metric_steps(run[0], key) == [1, 2, 3, 4, 5], key  # each epoch logged exactly once
-    after = faults.counts()
-    assert (after["experiments"], after["results"], after["mlflow_runs"]) == (
-        before["experiments"] + 1, before["results"] + 1, before["mlflow_runs"] + 1)
+    after = faults.counts_grew_by(before, experiments=1, results=1, mlflow_runs=1)
     record_fault("worker SIGKILL mid-epoch", "SIGKILL to the pool process in epoch 3 of 5",
                  "redelivered (acks_late + reject_on_worker_lost), reclaimed (holder pid gone), resumed from the "
                  "epoch-2 checkpoint in the same MLflow run; succeeded, attempts 2, steps 1-5 logged once each",
@@ -113,8 +110,7 @@ def test_redis_restart_with_jobs_running_and_queued(faults: Cluster) -> None:
         assert faults.results_for(experiment_id) == 1
         assert len(faults.mlflow_runs_of(experiment_id)) == 1
     time.sleep(2.0)  # any late duplicate delivery would land now
-    after = faults.counts()
-    assert (after["results"], after["mlflow_runs"]) == (before["results"] + 2, before["mlflow_runs"] + 2)
+    after = faults.counts_grew_by(before, results=2, mlflow_runs=2)
     record_fault("Redis restart", "redis-server stopped (SIGTERM) and started again on the same port and "
                  "append-only file, one job running and one queued",
                  "the worker reconnected; the running job finished, the queued one ran; one result row and one "

@@ -46,7 +46,7 @@ def test_filters_by_dataset_model_family_and_split(session: Session) -> None:
     assert {e.model for e in leaderboard.leaderboard(session, model="cnn-small")} == {"cnn-small"}
     assert {e.family for e in leaderboard.leaderboard(session, family="vgg")} == {"vgg"}
     only_b = leaderboard.leaderboard(session, split_fingerprint="split-b")
-    assert [e.value for e in only_b] == [0.95]
+    assert [e.mean for e in only_b] == [0.95]
     with pytest.raises(ValueError, match="accepted"):
         leaderboard.leaderboard(session, metric="loss")
 
@@ -61,7 +61,7 @@ def test_seeds_of_one_spec_are_aggregated_and_best_per_model_keeps_one(session: 
     assert top.n_seeds == 3 and top.experiment_ids == ids and top.seeds == [0, 1, 2]
     assert top.mlflow_run_ids == [f"run-{i[:8]}" for i in ids] and top.mlflow_run_id == f"run-{ids[2][:8]}"
     assert top.spec == {"model": "vgg19", "dataset": "synthetic", "epochs": 1, "learning_rate": 1e-3}
-    assert top.value == pytest.approx(statistics.mean(seeds))
+    assert top.mean == pytest.approx(statistics.mean(seeds))
     assert top.std == pytest.approx(statistics.stdev(seeds))
     assert top.experiment_id == ids[2]  # the best seed's run is the one linked
     assert [(e.model, e.n_seeds) for e in board] == [("vgg19", 3), ("vgg19", 1), ("cnn-small", 1)]
@@ -74,10 +74,10 @@ def test_seeds_without_the_ranking_metric_are_left_out_of_that_ranking(session: 
     with_auc = run(session, seed=0, accuracy=0.5, roc_auc=0.8)
     without_auc = run(session, seed=1, accuracy=0.7)  # e.g. AUC undefined: a class missing from its test split
     (by_auc,) = leaderboard.leaderboard(session, metric="roc_auc_macro")
-    assert by_auc.experiment_ids == [with_auc] and by_auc.value == 0.8
+    assert by_auc.experiment_ids == [with_auc] and by_auc.mean == 0.8
     assert by_auc.metrics["accuracy"] == 0.5  # every metric over the same seeds as the ranking
     (by_accuracy,) = leaderboard.leaderboard(session, metric="accuracy")
-    assert by_accuracy.experiment_ids == [with_auc, without_auc] and by_accuracy.value == pytest.approx(0.6)
+    assert by_accuracy.experiment_ids == [with_auc, without_auc] and by_accuracy.mean == pytest.approx(0.6)
     assert by_accuracy.metrics["roc_auc_macro"] == 0.8
 
 
@@ -105,7 +105,7 @@ def test_one_spec_on_two_splits_is_never_averaged_together(session: Session) -> 
     run(session, accuracy=0.4, split="split-a")
     run(session, accuracy=0.8, split="split-b", seed=1)
     board = leaderboard.leaderboard(session)
-    assert sorted((e.split_fingerprint, e.n_seeds, e.value) for e in board) == [("split-a", 1, 0.4), ("split-b", 1, 0.8)]
+    assert sorted((e.split_fingerprint, e.n_seeds, e.mean) for e in board) == [("split-a", 1, 0.4), ("split-b", 1, 0.8)]
 
 
 def test_concurrent_finishes_of_one_spec_all_count_in_its_mean(session: Session, session_factory) -> None:  # type: ignore[no-untyped-def]
@@ -127,7 +127,7 @@ def test_concurrent_finishes_of_one_spec_all_count_in_its_mean(session: Session,
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(finish, range(8)))
     (entry,) = leaderboard.leaderboard(session, dataset="synthetic")
-    assert entry.n_seeds == 8 and entry.value == pytest.approx(sum(i / 10 for i in range(8)) / 8)
+    assert entry.n_seeds == 8 and entry.mean == pytest.approx(sum(i / 10 for i in range(8)) / 8)
 
 
 def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Session) -> None:
@@ -139,7 +139,7 @@ def test_rebuilding_the_groups_from_results_gives_the_same_board(session: Sessio
     after = leaderboard.leaderboard(session)
     assert [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in after] == \
         [(e.spec_key, e.experiment_ids, e.mlflow_run_ids, e.spec, e.metrics) for e in before]
-    assert [e.value for e in after] == pytest.approx([e.value for e in before], abs=1e-12)
+    assert [e.mean for e in after] == pytest.approx([e.mean for e in before], abs=1e-12)
 
 
 def test_a_group_out_of_step_with_its_means_is_left_out_not_an_error(session: Session) -> None:
@@ -179,7 +179,7 @@ def test_a_ranking_is_of_one_protocol_official_first_when_there_are_official_res
     assert [(e.rank, e.model, e.protocol) for e in default] == [(1, "vgg19", "official"), (2, "cnn-small", "official")]
     assert default[1].recipe == "r1" and default[0].recipe is None
     holdout = leaderboard.leaderboard(session, dataset="fer2013", protocol="holdout")
-    assert [(e.rank, e.value, e.protocol) for e in holdout] == [(1, 0.95, "holdout")]
+    assert [(e.rank, e.mean, e.protocol) for e in holdout] == [(1, 0.95, "holdout")]
     # synthetic has no official results: its default ranking is the holdout one.
     assert [e.protocol for e in leaderboard.leaderboard(session, dataset="synthetic")] == ["holdout"]
     assert [e.protocol for e in leaderboard.leaderboard(session, dataset="synthetic", protocol="official")] == []

@@ -55,7 +55,7 @@ def test_the_group_migrations_backfill_results_stored_before_them(tmp_path: Path
     upgrade(url)
     session = make_session_factory(engine)()
     (entry,) = leaderboard(session, dataset="synthetic")
-    assert entry.n_seeds == 2 and abs(entry.value - 0.6) < 1e-12 and entry.experiment_ids == ["e0", "e1"]
+    assert entry.n_seeds == 2 and abs(entry.mean - 0.6) < 1e-12 and entry.experiment_ids == ["e0", "e1"]
     assert entry.mlflow_run_ids == ["r0", "r1"] and entry.mlflow_run_id == "r1" and entry.spec == {"model": "vgg19"}
     session.close()
     engine.dispose()
