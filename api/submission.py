@@ -115,7 +115,7 @@ def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> 
                                           if (e["loc"][len(loc):] or [None])[0] not in refused]) from None
     if errors:
         raise SubmissionInvalid(errors)
-    resolved = spec.resolved().model_dump(mode="json")
+    resolved = spec.model_dump(mode="json")
     return [{**resolved, "seed": spec.seed + k} for k in range(repeats)]
 
 

@@ -112,7 +112,7 @@ def bench_training(models: list[str], epochs: int, batch_size: int, augmentation
         dataset = load_dataset("synthetic", data_dir=data_dir, cache_dir=cache_dir)
         for model in models:
             spec = parse_spec({"model": model, "dataset": "synthetic", "epochs": epochs, "batch_size": batch_size,
-                               "augmentation": augmentation, "seed": 0, **MODEL_SETTINGS.get(model, {})}).resolved()
+                               "augmentation": augmentation, "seed": 0, **MODEL_SETTINGS.get(model, {})})
             # Alternate the order across models so warm caches favour neither side.
             if len(rows) % 2 == 0:
                 bare = bare_fit(spec, dataset)

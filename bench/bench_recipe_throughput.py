@@ -49,8 +49,8 @@ def main() -> int:
         data_dir, cache_dir = tmp / "data", tmp / "cache"
         dataset = load_dataset("synthetic", data_dir=data_dir, cache_dir=cache_dir)
         common: dict[str, Any] = {"recipe": args.recipe, "dataset": "synthetic", "epochs": args.epochs}
-        recipe = parse_spec(common).resolved()
-        before = parse_spec({**common, "precision": "float32"}).resolved()
+        recipe = parse_spec(common)
+        before = parse_spec({**common, "precision": "float32"})
         runs = {"before": engine_fit(before, dataset, tmp / "before", data_dir, cache_dir),
                 "engine": engine_fit(recipe, dataset, tmp / "engine", data_dir, cache_dir),
                 "bare": bare_fit(recipe, dataset)}

@@ -63,7 +63,7 @@ def run_child(args: argparse.Namespace) -> None:
         count = args.batch_size * (args.batches - 1) + LAST_BATCH
         images, labels = images[:count], labels[:count]
     spec = parse_spec({"model": args.child, "dataset": "fer2013", "batch_size": args.batch_size,
-                       "hyperparameters": json.loads(args.hp)}).resolved()
+                       "hyperparameters": json.loads(args.hp)})
     train_model, _ = build_models(spec, num_classes=7, image_size=48)
     compile_model(train_model, spec, spec.learning_rate)
     ends: list[float] = []

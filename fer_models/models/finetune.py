@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from fer_models.errors import ModelError
@@ -31,8 +32,11 @@ def training_phases(name: str, hp: dict[str, Any] | None) -> list[Phase]:
     """The phases of `name` under hyperparameters `hp` (defaults filled), sorted by start epoch."""
     from fer_models.models.registry import get_model_info, validate_hyperparameters
 
-    info = get_model_info(name)
-    filled = validate_hyperparameters(name, dict(hp or {}))
+    return phases_of(get_model_info(name), validate_hyperparameters(name, dict(hp or {})))
+
+
+def phases_of(info: Any, filled: Mapping[str, Any]) -> list[Phase]:
+    """The phases of registry entry `info` under already checked, filled hyperparameters."""
     if not info.base_trains(filled):
         return [Phase(0, HEAD, 1.0)]
     if "unfreeze_schedule" not in filled:

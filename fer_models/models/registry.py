@@ -302,23 +302,22 @@ def get_model(
         raise ModelError(f"model {name!r}: num_classes={num_classes!r} must be an integer >= 2")
     if isinstance(image_size, bool) or not isinstance(image_size, int) or not 8 <= image_size <= 1024:
         raise ModelError(f"model {name!r}: image_size={image_size!r} must be an integer in [8, 1024]")
-    weights_file: Path | None = None
-    if weights == "imagenet":
-        if not info.imagenet_weights:
-            raise ModelError(f"model {name!r} has no ImageNet weights; accepted weights: none or a weights file")
-    elif weights != "none":
-        weights_file = Path(str(weights))
-        if not weights_file.is_file():
-            raise ModelError(
-                f"model {name!r}: weights={weights!r} is neither 'none', 'imagenet' nor an existing weights file"
-            )
-    builder = resolve_builder(info)
-    model = builder(
-        input_size=size, num_classes=num_classes, image_size=image_size,
-        weights="imagenet" if weights == "imagenet" else "none", **info.builder_arguments(filled),
+    if weights == "imagenet" and not info.imagenet_weights:
+        raise ModelError(f"model {name!r} has no ImageNet weights; accepted weights: none or a weights file")
+    if weights not in ("none", "imagenet") and not Path(str(weights)).is_file():
+        raise ModelError(f"model {name!r}: weights={weights!r} is neither 'none', 'imagenet' nor an existing weights file")
+    return build_checked(info, filled, size, weights=weights, num_classes=num_classes, image_size=image_size)
+
+
+def build_checked(info: ModelInfo, hp: Mapping[str, Any], input_size: int, *, weights: str, num_classes: int,
+                  image_size: int) -> Any:
+    """Build from values already checked (a validated ExperimentSpec's, or get_model's): no second validation."""
+    model = resolve_builder(info)(
+        input_size=input_size, num_classes=num_classes, image_size=image_size,
+        weights="imagenet" if weights == "imagenet" else "none", **info.builder_arguments(hp),
     )
-    if weights_file is not None:
+    if weights not in ("none", "imagenet"):
         from fer_models.models.weights import load_weights_file
 
-        load_weights_file(model, weights_file, name)
+        load_weights_file(model, Path(weights), info.name)
     return model

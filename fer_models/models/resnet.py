@@ -16,10 +16,13 @@ def resnet_features(inputs: keras.KerasTensor, *, input_size: int, weights: str,
 
 
 def first_phase(model: keras.Model, name: str, hp: dict) -> keras.Model:
-    """The built model is already in its epoch-0 state (head only, unless the schedule starts at 0)."""
-    from fer_models.models.finetune import training_phases
+    """The built model is already in its epoch-0 state (head only, unless the schedule starts at 0).
 
-    apply_phase(model, training_phases(name, hp)[0])
+    `hp` holds the builder's own, already checked schedule arguments."""
+    from fer_models.models.finetune import phases_of
+    from fer_models.models.registry import get_model_info
+
+    apply_phase(model, phases_of(get_model_info(name), hp)[0])
     return model
 
 

@@ -65,7 +65,6 @@ def run_experiment(
     """
     hooks = hooks or RunHooks()
     work_dir = Path(work_dir)
-    spec = spec.resolved()
     state = load_state(work_dir)
     if state is not None and state.spec and state.spec != _spec_params(spec):
         raise FerBenchError(

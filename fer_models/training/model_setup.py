@@ -55,10 +55,10 @@ def build_models(spec: ExperimentSpec, num_classes: int, image_size: int) -> tup
 
     from fer_models.data.augmentation import build_augmentation
     from fer_models.models.input_adapter import pixel_input
-    from fer_models.models.registry import get_model
+    from fer_models.models.registry import build_checked, get_model_info
 
-    model = get_model(spec.model, input_size=spec.input_size, weights=spec.weights, num_classes=num_classes,
-                      image_size=image_size, **spec.hyperparameters)
+    model = build_checked(get_model_info(spec.model), spec.hyperparameters, spec.input_size, weights=spec.weights,
+                          num_classes=num_classes, image_size=image_size)
     augment = build_augmentation(spec.augmentation, seed=spec.seed)
     inputs = pixel_input(image_size)
     outputs = model(augment(inputs))
@@ -67,9 +67,10 @@ def build_models(spec: ExperimentSpec, num_classes: int, image_size: int) -> tup
 
 def training_phases(spec: ExperimentSpec) -> list[Any]:
     """The model's phases, sorted, the first starting at epoch 0 (fer_models.models.finetune guarantees both)."""
-    from fer_models.models.finetune import training_phases as model_phases
+    from fer_models.models.finetune import phases_of
+    from fer_models.models.registry import get_model_info
 
-    return model_phases(spec.model, dict(spec.hyperparameters))
+    return phases_of(get_model_info(spec.model), spec.hyperparameters)
 
 
 def phase_for_epoch(phases: list[Any], epoch: int) -> int:

@@ -176,5 +176,5 @@ def resolved_settings(name: str) -> dict[str, Any]:
     """Every spec value the recipe trains with (the model's defaults filled in), without the dataset."""
     from fer_models.training.spec import ExperimentSpec
 
-    spec = ExperimentSpec.model_validate({"recipe": name}).resolved().model_dump(mode="json")
+    spec = ExperimentSpec.model_validate({"recipe": name}).model_dump(mode="json")
     return {k: v for k, v in spec.items() if k not in ("dataset", "split_seed")}

@@ -86,7 +86,8 @@ class EarlyStoppingSpec(BaseModel):
 
 
 class ExperimentSpec(BaseModel):
-    """One experiment. Unknown fields are rejected; `resolved()` fills the model's defaults.
+    """One experiment, resolved as it is validated: unknown fields are rejected, and the model's default
+    hyperparameters and input size fill what the spec leaves out, so a stored spec says every value.
 
     A spec that names a `recipe` starts from the recipe's settings; the fields it gives override them.
     """
@@ -129,11 +130,13 @@ class ExperimentSpec(BaseModel):
         default="auto", description="Compute precision (auto: mixed_float16 on a GPU, float32 on a CPU; "
                                     "mixed_bfloat16 is faster on CPUs with AVX512_BF16 or AMX)")
     early_stopping: EarlyStoppingSpec | None = Field(default=None, description="Off when null")
-    input_size: InputSize | None = Field(default=None, description="Size the model resizes its input to; unset: the model's default")
+    input_size: InputSize | None = Field(default=None, validate_default=True,
+                                         description="Size the model resizes its input to; unset: the model's default")
     seed: Seed = Field(default=0, description="Seed of the weights' initialisation, shuffling and augmentation")
     split_seed: Seed = Field(default=42, description="Seed of the train/validation/test split")
     time_budget_minutes: BudgetMinutes | None = Field(default=None, description="Stop gracefully after this much training")
-    hyperparameters: dict[str, Any] = Field(default_factory=dict, description="Model hyperparameters, checked against "
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, validate_default=True,
+                                            description="Model hyperparameters, checked against "
                                                                               "the model's schema")
     weights: str = Field(default="none", description="none or imagenet (the CLI also accepts a .weights.h5/.keras file)")
     tta: Literal["none", "flip", "ten_crop"] = Field(default="none", description="Test-time augmentation")
@@ -230,14 +233,15 @@ class ExperimentSpec(BaseModel):
     @field_validator("input_size")
     @classmethod
     def _size_for_the_model(cls, value: int | None, info: ValidationInfo) -> int | None:
-        from fer_models.models.registry import validate_input_size
+        from fer_models.models.registry import get_model_info, validate_input_size
 
-        if value is not None and "model" in info.data:
-            try:
-                validate_input_size(info.data["model"], value)
-            except ModelError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        if "model" not in info.data:
+            return value
+        try:
+            return validate_input_size(info.data["model"], value if value is not None
+                                       else get_model_info(info.data["model"]).default_input_size)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("hyperparameters")
     @classmethod
@@ -246,21 +250,12 @@ class ExperimentSpec(BaseModel):
 
         if "model" not in info.data:
             return value
-        problems = check_hyperparameters(info.data["model"], value)[1]
+        filled, problems = check_hyperparameters(info.data["model"], value)
         if problems:
             # One error for the field; ctx keeps each hyperparameter's problem for callers that name them.
             raise PydanticCustomError(HYPERPARAMETER_ERROR, "{message}",
                                       {"message": "; ".join(problems.values()), "problems": problems})
-        return value
-
-    def resolved(self) -> ExperimentSpec:
-        """The same spec with the model's default hyperparameters and input size filled in."""
-        from fer_models.models.registry import get_model_info, validate_hyperparameters, validate_input_size
-
-        hp = validate_hyperparameters(self.model, dict(self.hyperparameters))
-        info = get_model_info(self.model)
-        size = validate_input_size(self.model, self.input_size if self.input_size is not None else info.default_input_size)
-        return self.model_copy(update={"hyperparameters": hp, "input_size": size})
+        return filled
 
 
 def capped_json_schema(context: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def _without_missing_weights(planned: list[PlannedRun], echo: Callable[[str], No
 
     kept = []
     for run in planned:
-        spec = parse_spec({k: v for k, v in run.body.items() if k != "repeats"}).resolved()
+        spec = parse_spec({k: v for k, v in run.body.items() if k != "repeats"})
         missing = None
         if spec.weights == "imagenet":
             missing = missing_imagenet_weights(spec.model, input_size=int(spec.input_size or 0),

@@ -50,7 +50,7 @@ def test_the_required_recipes_exist_with_their_sources_stated_settings() -> None
 
 @pytest.mark.parametrize("recipe", list_recipes(), ids=lambda r: r.name)
 def test_each_recipe_names_its_source_and_a_spec_its_model_accepts(recipe) -> None:
-    spec = ExperimentSpec.model_validate({"recipe": recipe.name}).resolved()
+    spec = ExperimentSpec.model_validate({"recipe": recipe.name})
     assert spec.recipe == recipe.name and spec.model == recipe.model and recipe.source
     assert set(spec.hyperparameters) == set(get_model_info(recipe.model).defaults)
     # The stored (resolved) form validates back to the same spec: the worker parses what the API stored.
@@ -61,14 +61,14 @@ def test_given_fields_override_the_recipe_and_mappings_merge_key_by_key() -> Non
     spec = parse_spec({"recipe": "writeup-vgg19", "epochs": 3, "hyperparameters": {"dropout": 0.1},
                        "early_stopping": {"patience": 2}})
     assert (spec.epochs, spec.batch_size, spec.learning_rate) == (3, 64, 1e-4)
-    assert spec.hyperparameters == {"dropout": 0.1}  # unfilled: resolved() adds the model's defaults
+    assert spec.hyperparameters == {**get_model_info("vgg19").defaults, "dropout": 0.1}  # defaults fill the rest
     assert spec.early_stopping.patience == 2 and spec.early_stopping.monitor == "val_accuracy"
 
 
 def test_another_model_drops_the_recipes_hyperparameters() -> None:
     merged = apply_recipe({"recipe": "cpu-30min", "model": "cnn-small"})
     assert merged["model"] == "cnn-small" and "hyperparameters" not in merged
-    spec = parse_spec(merged).resolved()
+    spec = parse_spec(merged)
     assert spec.lr_schedule == "one_cycle"  # the rest of the recipe still applies
     assert spec.hyperparameters == get_model_info("cnn-small").defaults
 

@@ -6,17 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from fer_models.errors import SpecError
+from fer_models.models.registry import get_model_info
 from fer_models.training.spec import ExperimentSpec, capped_json_schema, parse_spec
 
 
-def test_defaults_are_filled_and_resolved_adds_model_defaults() -> None:
-    spec = parse_spec({"model": "cnn-small"})
+def test_validation_resolves_the_spec_with_the_models_defaults() -> None:
+    spec = parse_spec({"model": "cnn-small", "hyperparameters": {"dropout": 0.25}})
     assert (spec.dataset, spec.optimizer, spec.split_seed, spec.tta, spec.weights) == ("synthetic", "adam", 42, "none", "none")
-    resolved = spec.resolved()
-    assert resolved.input_size is not None and resolved.input_size >= 32
-    assert isinstance(resolved.hyperparameters, dict)
-    assert resolved.model_dump(exclude={"hyperparameters", "input_size"}) == spec.model_dump(
-        exclude={"hyperparameters", "input_size"})
+    info = get_model_info("cnn-small")
+    assert spec.input_size == info.default_input_size
+    assert spec.hyperparameters == {**info.defaults, "dropout": 0.25}
+    assert parse_spec(spec.model_dump(mode="json")) == spec  # the stored form parses back unchanged
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_importing_and_validating_a_spec_does_not_import_keras_tensorflow_or_jax
     code = (
         "import sys, json\n"
         "from fer_models.training.spec import parse_spec\n"
-        "s = parse_spec({'model': 'cnn-small', 'augmentation': 'none'}).resolved()\n"
+        "s = parse_spec({'model': 'cnn-small', 'augmentation': 'none'})\n"
         "print(json.dumps(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

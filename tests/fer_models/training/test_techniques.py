@@ -118,7 +118,7 @@ def test_mixed_bfloat16_trains_in_bfloat16_and_still_answers_float32_probabiliti
 
     spec = parse_spec({"model": "cnn-small", "hyperparameters": {"filters": 4}, "precision": "mixed_bfloat16"})
     with precision_policy(policy_name(spec.precision, on_accelerator=False)):
-        train_model, model = build_models(spec.resolved(), 7, 48)
+        train_model, model = build_models(spec, 7, 48)
     conv = next(layer for layer in model.layers if layer.name == "block1_conv1")
     assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
     _, x, _ = _tiny_model_and_data()
