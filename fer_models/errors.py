@@ -26,6 +26,12 @@ class TrainingError(FerBenchError):
     """Training failed in a way the user can act on (divergence, out of memory, time cap)."""
 
 
+class EvaluationInputError(FerBenchError, ValueError):
+    """Labels, predictions or probabilities that do not fit together (shapes, ranges, settings).
+
+    A ValueError too, so callers that validate numeric input the numpy way catch it unchanged."""
+
+
 class ResultNotLogged(TrainingError):
     """The run was trained and evaluated, but logging its results to MLflow failed (the tracking server
     went away at the end). `metrics` are the test-set figures already computed, so a caller can keep them."""

@@ -12,9 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from fer_models.errors import lookup
+from fer_models.errors import EvaluationInputError, lookup
 from fer_models.evaluation.significance import (
-    EvaluationInputError,
     Metric,
     as_labels,
     check_label_range,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fer_models.errors import FerBenchError, lookup
+from fer_models.errors import EvaluationInputError, lookup
 
 if TYPE_CHECKING:
     from fer_models.evaluation.metrics import ClassificationReport
@@ -29,12 +29,6 @@ Metric = Literal["accuracy", "f1_macro"]
 # Indices drawn per chunk: ~16 MB of int32 plus its gathers, so memory stays flat however many
 # resamples are asked for, while 7,000 images still need only two chunks for 1,000 resamples.
 _CHUNK_ELEMENTS = 1 << 22
-
-
-class EvaluationInputError(FerBenchError, ValueError):
-    """Labels, predictions or probabilities that do not fit together (shapes, ranges, settings).
-
-    A ValueError too, so callers that validate numeric input the numpy way catch it unchanged."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from fer_models.evaluation.ensembles import (
     greedy_selection,
 )
 from fer_models.evaluation.metrics import classification_metrics
-from fer_models.evaluation.significance import EvaluationInputError
+from fer_models.errors import EvaluationInputError
 
 
 def _members(seed: int, n: int = 997, classes: int = 7, members: int = 5) -> tuple[list[np.ndarray], np.ndarray]:

@@ -3,10 +3,9 @@ from math import comb
 import numpy as np
 import pytest
 
-from fer_models.errors import FerBenchError
+from fer_models.errors import EvaluationInputError, FerBenchError
 from fer_models.evaluation.metrics import classification_metrics
 from fer_models.evaluation.significance import (
-    EvaluationInputError,
     bootstrap_ci,
     macro_f1,
     mcnemar_exact,
