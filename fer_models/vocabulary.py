@@ -20,6 +20,8 @@ Metric = Literal[ClassificationMetric, CostMetric]
 
 CLASSIFICATION_METRICS: tuple[ClassificationMetric, ...] = get_args(ClassificationMetric)
 METRICS: tuple[Metric, ...] = get_args(Metric)
+# 95% bootstrap intervals of the headline metrics, stored with each result beside METRICS (never ranked).
+INTERVALS: tuple[str, ...] = ("accuracy_ci_low", "accuracy_ci_high", "f1_macro_ci_low", "f1_macro_ci_high")
 # Ranked ascending; every other metric ranks descending.
 LOWER_IS_BETTER: frozenset[Metric] = frozenset({"train_seconds", "epoch_seconds", "inference_ms", "params", "model_bytes"})
 

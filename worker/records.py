@@ -137,7 +137,8 @@ def is_cancel_requested(experiment_id: str) -> bool:
 def finish(experiment_id: str, result: ExperimentResult) -> bool:
     record = lifecycle.ResultRecord(metrics=result.metrics, split_fingerprint=result.split_fingerprint,
                                     per_class=result.per_class, mlflow_run_id=result.mlflow_run_id,
-                                    stopped_reason=result.stopped_reason, protocol=result.protocol)
+                                    stopped_reason=result.stopped_reason, protocol=result.protocol,
+                                    predictions=result.predictions.to_bytes() if result.predictions else None)
     return _retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, record))
 
 

@@ -42,6 +42,19 @@ def predict_probs(model: Any, x: np.ndarray, *, batch_size: int = PREDICT_BATCH)
     return np.concatenate(chunks)
 
 
+def probabilities(model: Any, images: np.ndarray, *, tta: str = "none", tta_crop: int | None = None) -> np.ndarray:
+    """Softmax outputs for uint8 images (N, H, W), averaged over the TTA views when `tta` asks for them."""
+    from fer_models.data.pipeline import to_model_input
+
+    from fer_models.data.tta import predict_with_tta
+
+    x = to_model_input(images)
+    if len(x) == 0:
+        return predict_probs(model, x)
+    return np.asarray(predict_with_tta(lambda batch: predict_probs(model, batch), x, tta, crop_size=tta_crop),
+                      dtype=np.float32)
+
+
 def _views_per_image(x: np.ndarray, tta: str) -> int:
     from fer_models.data.tta import tta_views
 

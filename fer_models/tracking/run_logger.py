@@ -137,10 +137,13 @@ class RunLogger:
         with_retries(lambda: self.client.log_artifact(self.run_id, str(path), artifact_path), what="artifact upload")
 
     def log_json(self, data: Any, name: str) -> None:
-        with tempfile.TemporaryDirectory(prefix="ferbench-json-") as tmp:
+        self.log_bytes(json.dumps(data, indent=2, sort_keys=True).encode(), None, name)
+
+    def log_bytes(self, data: bytes, artifact_path: str | None, name: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="ferbench-artifact-") as tmp:
             path = Path(tmp) / name
-            path.write_text(json.dumps(data, indent=2, sort_keys=True))
-            self.log_artifact(path)
+            path.write_bytes(data)
+            self.log_artifact(path, artifact_path)
 
     def log_staged_model(self, staged: StagedModel) -> str:
         """Upload a model already written by keras_model.save_keras_flavour; return its model URI."""

@@ -263,11 +263,13 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
                       logger: Any, stop_reason: str | None) -> ExperimentResult:
     from fer_models.data.augmentation import resolve_config
     from fer_models.evaluation.evaluate import evaluate_model
+    from fer_models.evaluation.predictions import ARTIFACT_DIR, ARTIFACT_FILE, interval_metrics, predictions_of
 
     x_test, y_test = dataset.subset("test")
-    evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta,
-                                tta_crop=resolve_config(spec.augmentation).crop_size or None)
-    parts = _test_part_metrics(dataset, evaluation)
+    tta_crop = resolve_config(spec.augmentation).crop_size or None
+    evaluation = evaluate_model(model, x_test, y_test, list(dataset.class_names), tta=spec.tta, tta_crop=tta_crop)
+    predictions = predictions_of(model, dataset, evaluation.probs, evaluation.labels, tta=spec.tta, tta_crop=tta_crop)
+    parts = {**_test_part_metrics(dataset, evaluation), **interval_metrics(evaluation.labels, evaluation.probs)}
     if logger is None:
         metrics = {**_final_metrics(model, evaluation, state, keras_file=None), **parts}
     else:
@@ -277,6 +279,7 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
             metrics = {**_final_metrics(model, evaluation, state, keras_file=staged.keras_file), **parts}
             try:
                 _log_final(logger, spec, dataset, evaluation, metrics, state, staged)
+                logger.log_bytes(predictions.to_bytes(), ARTIFACT_DIR, ARTIFACT_FILE)
             except Exception as exc:
                 # The tracking server went away at the end: the caller can still keep what was computed.
                 # The message is the cause's, as the caller would have reported the cause itself.
@@ -288,7 +291,7 @@ def _evaluate_and_log(spec: ExperimentSpec, dataset: Any, model: Any, state: Che
         confusion_matrix=evaluation.report.confusion_matrix, history=state.history, mlflow_run_id=run_id,
         dataset_fingerprint=dataset.source_fingerprint, split_fingerprint=dataset.split_fingerprint,
         epochs_completed=state.epochs_completed,
-        stopped_reason=stop_reason, protocol=dataset.protocol,
+        stopped_reason=stop_reason, protocol=dataset.protocol, predictions=predictions,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,5 @@ class ExperimentResult:
     stopped_reason: str | None = None
     # "official": the dataset's own test images; "holdout": a test set carved 80/10/10 (fer_models.vocabulary).
     protocol: str = "holdout"
+    # Validation and test probabilities (fer_models.evaluation.predictions.Predictions); None when cancelled.
+    predictions: Any = None

@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
+from fer_models.evaluation.significance import mean_interval
 from ferbench.db.hashing import without_seed
-from ferbench.db.models import LOWER_IS_BETTER, METRICS, PROTOCOLS, Experiment, Result, ResultGroup
+from ferbench.db.predictions import mark_differences
+from ferbench.db.models import INTERVALS, LOWER_IS_BETTER, METRICS, PROTOCOLS, Experiment, Result, ResultGroup
 
 RECIPE_LENGTH = ResultGroup.__table__.c.recipe.type.length or 64
 
@@ -25,7 +27,8 @@ RECIPE_LENGTH = ResultGroup.__table__.c.recipe.type.length or 64
 
 def group_member(experiment_id: str, seed: int, mlflow_run_id: str | None, metrics: Mapping[str, float | None]) -> dict[str, Any]:
     return {"experiment_id": experiment_id, "seed": seed, "mlflow_run_id": mlflow_run_id,
-            "metrics": {m: metrics.get(m) for m in METRICS}}
+            "metrics": {m: metrics.get(m) for m in METRICS},
+            "intervals": {k: metrics.get(k) for k in INTERVALS if metrics.get(k) is not None}}
 
 
 def _group_columns(members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def rebuild_result_groups(session: Session) -> int:
     rows = session.execute(
         select(Result.experiment_id, Result.model, Result.family, Result.dataset, Result.split_fingerprint,
                Result.spec_key, Result.seed, Result.mlflow_run_id, Result.protocol,
-               *(getattr(Result, m) for m in METRICS), Experiment.spec)
+               *(getattr(Result, m) for m in (*METRICS, *INTERVALS)), Experiment.spec)
         .join(Experiment, Experiment.id == Result.experiment_id)
     ).all()
     groups: dict[tuple[str, str], dict[str, Any]] = {}
@@ -86,7 +89,7 @@ def rebuild_result_groups(session: Session) -> int:
             "spec_key": r.spec_key, "split_fingerprint": r.split_fingerprint, "members": [],
             **_group_identity(r.model, r.family, r.dataset, r.spec, r.protocol)})
         group["members"].append(group_member(r.experiment_id, r.seed, r.mlflow_run_id,
-                                                {m: getattr(r, m) for m in METRICS}))
+                                                {m: getattr(r, m) for m in (*METRICS, *INTERVALS)}))
     session.execute(delete(ResultGroup))
     if groups:
         session.execute(insert(ResultGroup), [{**g, **_group_columns(g["members"])} for g in groups.values()])
@@ -114,6 +117,14 @@ class LeaderboardEntry(BaseModel):
     metric: str
     mean: float = Field(description="Mean of the ranking metric over the spec's seeds")
     std: float | None = Field(description="Sample standard deviation over seeds; null with one seed")
+    mean_ci: tuple[float, float] | None = Field(None, description="95% interval of the mean over seeds "
+                                                "(t-distribution); null with one seed")
+    ci: tuple[float, float] | None = Field(None, description="The best seed's 95% bootstrap interval of the ranking "
+                                           "metric over the test images (accuracy and f1_macro; null for others "
+                                           "and for results logged before intervals were kept)")
+    differs_from_top: bool | None = Field(None, description="Whether this row's best seed differs from the top "
+                                          "row's at 5% (McNemar's exact test on the same test images); null for "
+                                          "the top row, another split, or runs without stored predictions")
     n_seeds: int
     seeds: list[int]
     metrics: dict[str, float | None] = Field(description="Every metric's mean over seeds")
@@ -216,17 +227,22 @@ def leaderboard(
         group = [m for m in row.members if m["metrics"].get(metric) is not None]
         if not group:  # a group edited by hand out of step with its means: leave it out, never a 500
             continue
-        value, std = mean_and_std([m["metrics"][metric] for m in group])
+        values = [m["metrics"][metric] for m in group]
+        value, std = mean_and_std(values)
         best = (min if ascending else max)(group, key=lambda m: m["metrics"][metric])
+        best_ci = best.get("intervals", {})
         # Only the seeds that reported the ranking metric count, for every metric.
         means = {name: _mean([v for m in group if (v := m["metrics"].get(name)) is not None]) for name in METRICS}
         entries.append(LeaderboardEntry(
             rank=len(entries) + 1, model=row.model, family=row.family, dataset=row.dataset,
             split_fingerprint=row.split_fingerprint, spec_key=row.spec_key, protocol=row.protocol,
             recipe=row.recipe, metric=metric, mean=value,  # type: ignore[arg-type]
-            std=std, n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
+            std=std, mean_ci=mean_interval(values),
+            ci=((best_ci[f"{metric}_ci_low"], best_ci[f"{metric}_ci_high"]) if f"{metric}_ci_low" in best_ci else None),
+            n_seeds=len(group), seeds=[m["seed"] for m in group], metrics=means,
             experiment_id=best["experiment_id"], experiment_ids=[m["experiment_id"] for m in group],
             mlflow_run_id=best["mlflow_run_id"], mlflow_run_ids=[m["mlflow_run_id"] for m in group],
             spec=dict(row.spec),
         ))
+    mark_differences(session, entries)
     return entries

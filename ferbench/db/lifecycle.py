@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ferbench.db.leaderboard import add_to_group, group_member
-from ferbench.db.models import FINISHED, METRICS, PROTOCOLS, Experiment, Protocol, Result, utcnow
+from ferbench.db.models import (FINISHED, INTERVALS, METRICS, PROTOCOLS, Experiment, Protocol, Result,
+                                StoredPredictions, utcnow)
 from ferbench.db.outbox import Enqueue, send
 
 
@@ -240,6 +241,7 @@ class ResultRecord:
     mlflow_run_id: str | None = None
     stopped_reason: str | None = None
     protocol: Protocol = "holdout"  # how the test set was drawn (fer_models.vocabulary.PROTOCOLS)
+    predictions: bytes | None = None  # fer_models.evaluation.predictions.Predictions.to_bytes()
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -266,13 +268,16 @@ def finish_experiment(session: Session, experiment_id: str, result: ResultRecord
         assert row is not None
         split = result.split_fingerprint or "unknown"
         # Metrics arrive as numpy or Python numbers; NaN (an undefined metric) is stored as NULL.
-        metrics = {m: _number(result.metrics.get(m)) for m in METRICS}
+        metrics = {m: _number(result.metrics.get(m)) for m in (*METRICS, *INTERVALS)}
         session.add(Result(
             experiment_id=experiment_id, model=row.model, family=row.family, dataset=row.dataset,
             split_fingerprint=split, spec_key=row.spec_key, seed=row.seed, protocol=result.protocol,
             per_class=_jsonable(result.per_class), mlflow_run_id=run_id or row.mlflow_run_id,
             created_at=now, **metrics,
         ))
+        if result.predictions is not None:
+            session.add(StoredPredictions(experiment_id=experiment_id, split_fingerprint=split,
+                                          npz=result.predictions))
         session.flush()  # the unique experiment_id stops a second finish before the group changes
         add_to_group(session, row, split, group_member(experiment_id, row.seed, run_id or row.mlflow_run_id, metrics),
                      protocol=result.protocol)

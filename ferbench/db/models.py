@@ -11,7 +11,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
-from fer_models.vocabulary import FINISHED, LOWER_IS_BETTER, METRICS, PROTOCOLS, STATUSES, Protocol  # noqa: F401
+from fer_models.vocabulary import FINISHED, INTERVALS, LOWER_IS_BETTER, METRICS, PROTOCOLS, STATUSES, Protocol  # noqa: F401
 
 
 def utcnow() -> datetime:
@@ -89,6 +89,10 @@ class Result(Base):
     throughput: Mapped[float | None] = mapped_column(Float)
     params: Mapped[float | None] = mapped_column(Float)
     model_bytes: Mapped[float | None] = mapped_column(Float)
+    accuracy_ci_low: Mapped[float | None] = mapped_column(Float)
+    accuracy_ci_high: Mapped[float | None] = mapped_column(Float)
+    f1_macro_ci_low: Mapped[float | None] = mapped_column(Float)
+    f1_macro_ci_high: Mapped[float | None] = mapped_column(Float)
     protocol: Mapped[str] = mapped_column(String(16), nullable=False, default="holdout", server_default="holdout")
     per_class: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
@@ -102,6 +106,17 @@ class Result(Base):
         Index("ix_results_spec_key", "spec_key", "split_fingerprint"),
         *(Index(f"ix_results_dataset_{m}", "dataset", m) for m in METRICS),
     )
+
+
+class StoredPredictions(Base):
+    """A finished run's validation and test probabilities (fer_models.evaluation.predictions' `.npz`), kept
+    so that ensembles and paired comparisons need neither the model nor MLflow."""
+
+    __tablename__ = "predictions"
+
+    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
+    split_fingerprint: Mapped[str] = mapped_column(String(128), nullable=False)
+    npz: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class ResultGroup(Base):
