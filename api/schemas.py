@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from fer_models.vocabulary import Metric, Protocol, Status
 from ferbench.db.leaderboard import LeaderboardEntry
@@ -180,3 +180,35 @@ class WriteupReportOut(BaseModel):
     mlflow_url: str | None
     mlflow_error: str | None = Field(description="Why the report could not be logged to MLflow, if it could not")
     created_at: UtcDatetime
+
+
+class EnsembleTopIn(BaseModel):
+    """The best `k` specs of a leaderboard (each spec's best seed is the member)."""
+
+    model_config = {"extra": "forbid", "protected_namespaces": ()}
+
+    dataset: str
+    k: int = Field(ge=1, le=50, description="How many leaderboard entries")
+    metric: Metric = "accuracy"
+    model: str | None = None
+    split_fingerprint: str | None = None
+    protocol: Protocol | None = None
+
+
+class EnsembleIn(BaseModel):
+    """Members as experiment ids, or as a leaderboard query (`top`); exactly one of the two."""
+
+    model_config = {"extra": "forbid"}
+
+    members: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=100, description="Experiment ids; one given twice weighs double in `mean`")
+    top: EnsembleTopIn | None = None
+    method: Literal["mean", "weighted", "greedy"] = Field(
+        "mean", description="mean: average probabilities; weighted: weights fitted on validation; greedy: "
+                            "forward selection with replacement on validation (Caruana et al. 2004)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnsembleIn:
+        if (self.members is None) == (self.top is None):
+            raise ValueError("give either members (experiment ids) or top (a leaderboard query), not both or neither")
+        return self

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_models.errors import FerBenchError, ResultNotLogged
+from fer_models.evaluation.ensemble_run import is_ensemble  # TF-free, like the spec
 from fer_models.training.spec import parse_spec  # TF-free: loaded before the pool forks
 from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
@@ -44,24 +45,10 @@ def execute_experiment(experiment_id: str, settings: Settings,
     work_dir = Path(settings.runs_dir).resolve() / experiment_id  # checkpoints: a redelivery resumes
     with heartbeat_while_running(experiment_id, records.heartbeat, settings.heartbeat_interval_s):
         try:
-            # Validated again here: a spec that no longer validates (a model removed since it was
-            # submitted) fails the experiment with the reason instead of leaving it running.
-            spec = parse_spec(claimed.spec)
-            # Imported here, in the pool's child process: TensorFlow must never load in the parent.
-            from fer_models.training.engine import RunHooks, run_experiment
-
-            from worker.hooks import build_hooks
-
-            result = run_experiment(
-                spec,
-                work_dir=work_dir,
-                data_dir=Path(settings.data_dir),
-                cache_dir=Path(settings.cache_dir),
-                tracking_uri=settings.mlflow_tracking_uri,
-                mlflow_run_id=claimed.mlflow_run_id,
-                tags={"experiment_id": experiment_id},
-                hooks=build_hooks(experiment_id, RunHooks),
-            )
+            if is_ensemble(claimed.spec):
+                result = _combine(experiment_id, claimed, settings)
+            else:
+                result = _train(experiment_id, claimed, settings, work_dir)
         except ResultNotLogged as exc:
             # A known cause (the tracking server gone) is one line; anything else keeps its traceback.
             log.warning("experiment %s was evaluated but its results were not logged: %s", experiment_id, exc,
@@ -90,6 +77,38 @@ def execute_experiment(experiment_id: str, settings: Settings,
         return "cancelled"
     records.finish(experiment_id, result)
     return "succeeded"
+
+
+def _train(experiment_id: str, claimed: records.Claimed, settings: Settings, work_dir: Path) -> Any:
+    # Parsed once here: a spec that no longer validates (a model removed since it was submitted)
+    # fails the experiment with the reason instead of leaving it running.
+    spec = parse_spec(claimed.spec)
+    # Imported here, in the pool's child process: TensorFlow must never load in the parent.
+    from fer_models.training.engine import RunHooks, run_experiment
+
+    from worker.hooks import build_hooks
+
+    return run_experiment(
+        spec,
+        work_dir=work_dir,
+        data_dir=Path(settings.data_dir),
+        cache_dir=Path(settings.cache_dir),
+        tracking_uri=settings.mlflow_tracking_uri,
+        mlflow_run_id=claimed.mlflow_run_id,
+        tags={"experiment_id": experiment_id},
+        hooks=build_hooks(experiment_id, RunHooks),
+    )
+
+
+def _combine(experiment_id: str, claimed: records.Claimed, settings: Settings) -> Any:
+    """An ensemble: no training, only its members' stored predictions combined (TF is never imported)."""
+    from fer_models.evaluation.ensemble_run import EnsembleSpec, run_ensemble
+
+    spec = EnsembleSpec.model_validate(claimed.spec["ensemble"])
+    members, runs = records.member_predictions(spec.members)
+    return run_ensemble(spec, members, dataset=claimed.spec["dataset"], member_runs=runs,
+                        tracking_uri=settings.mlflow_tracking_uri, mlflow_run_id=claimed.mlflow_run_id,
+                        tags={"experiment_id": experiment_id})
 
 
 def partial_results(work_dir: Path, test_metrics: Mapping[str, float] | None = None) -> dict[str, Any] | None:

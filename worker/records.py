@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fer_models.training.hooks import ExperimentResult  # TF-free
-from ferbench.db import experiments, lifecycle, outbox
+from ferbench.db import experiments, lifecycle, outbox, predictions
 from ferbench.db.models import Experiment
 from ferbench.settings import get_settings
 from worker.db_retry import with_db_retries
@@ -140,6 +141,24 @@ def finish(experiment_id: str, result: ExperimentResult) -> bool:
                                     stopped_reason=result.stopped_reason, protocol=result.protocol,
                                     predictions=result.predictions.to_bytes() if result.predictions else None)
     return _retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, record))
+
+
+def member_predictions(experiment_ids: list[str]) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """An ensemble's inputs: each member's stored predictions and its MLflow run id.
+
+    Raises fer_models' EnsembleError naming every member that is unknown or has no predictions."""
+    from fer_models.evaluation.ensemble_run import EnsembleError
+
+    def read(session: Session) -> tuple[dict[str, Any], dict[str, str | None]]:
+        try:
+            found = predictions.load_predictions(session, experiment_ids)
+        except predictions.PredictionsUnavailable as exc:
+            raise EnsembleError(f"the ensemble's members cannot be combined: {exc}") from None
+        runs = dict(session.execute(select(Experiment.id, Experiment.mlflow_run_id)
+                                    .where(Experiment.id.in_(list(found)))).all())
+        return found, runs
+
+    return _retrying("member predictions read", read)
 
 
 def fail(experiment_id: str, error: str, *, partial: dict[str, Any] | None = None) -> bool:

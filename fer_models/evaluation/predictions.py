@@ -1,8 +1,9 @@
 """Class probabilities kept with every result, so runs can be combined (ensembles) and compared
 (paired tests) without retraining or reloading a model.
 
-Stored as one compressed `.npz` (float16 probabilities: 7,000 FER2013 test faces are ~100 kB): the
-same bytes go to MLflow (`predictions/predictions.npz`) and to the service's database.
+Stored as one compressed `.npz`: the same bytes go to MLflow (`predictions/predictions.npz`) and to the
+service's database. Probabilities stay float32 (~200 kB for FER2013's 7,000 test faces) rather than
+float16, so the stored predictions reproduce the logged metrics exactly: rounding can flip a near tie.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class Predictions:
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer, split_fingerprint=np.array(self.split_fingerprint), class_names=np.array(self.class_names),
-            val_labels=self.val_labels.astype(np.int16), val_probs=self.val_probs.astype(np.float16),
-            test_labels=self.test_labels.astype(np.int16), test_probs=self.test_probs.astype(np.float16),
+            val_labels=self.val_labels.astype(np.int16), val_probs=self.val_probs.astype(np.float32),
+            test_labels=self.test_labels.astype(np.int16), test_probs=self.test_probs.astype(np.float32),
         )
         return buffer.getvalue()
 

@@ -4,7 +4,7 @@ rows whose difference from the top row is within noise."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
@@ -75,3 +75,17 @@ def mark_differences(session: Session, entries: Sequence[LeaderboardEntry]) -> N
         right = pred.test_probs.argmax(axis=1) == pred.test_labels
         p = mcnemar_exact(int(np.sum(top_right & ~right)), int(np.sum(~top_right & right)))
         entry.differs_from_top = bool(p < SIGNIFICANCE_LEVEL)
+
+
+def compare_experiments(session: Session, a: str, b: str) -> Any:
+    """fer_models' paired Comparison of two finished experiments on the same test images (a minus b).
+
+    Raises PredictionsUnavailable (unknown ids, no predictions) or ValueError (other test images)."""
+    from fer_models.evaluation.significance import paired_comparison
+
+    found = load_predictions(session, [a, b])
+    pa, pb = found[a], found[b]
+    if pa.split_fingerprint != pb.split_fingerprint or not np.array_equal(pa.test_labels, pb.test_labels):
+        raise ValueError(f"experiments {a} and {b} were tested on different splits ({pa.split_fingerprint} and "
+                         f"{pb.split_fingerprint}); accepted: two experiments on the same split")
+    return paired_comparison(pa.test_labels, pa.test_probs, pb.test_probs, class_names=pa.class_names)
