@@ -79,6 +79,14 @@ class ApiClient:
         return self._call(_LEADERBOARD, "GET", "/leaderboard",
                           params={k: v for k, v in params.items() if v is not None})
 
+    def create_ensemble(self, body: Mapping[str, Any]) -> ExperimentOut:
+        """POST /ensembles: the queued ensemble experiment."""
+        return self._call(_EXPERIMENT, "POST", "/ensembles", json=dict(body))
+
+    def compare(self, a: str, b: str) -> dict[str, Any]:
+        """GET /compare: a minus b on the same test images."""
+        return self._request("GET", "/compare", params={"a": a, "b": b}).json()
+
     def models(self) -> list[ModelOut]:
         return self._call(_MODELS, "GET", "/models")
 

@@ -8,8 +8,8 @@ import sys
 import click
 
 from fer_models.errors import FerBenchError
-from ferbench.cli import (data_commands, db_commands, experiment_commands, model_commands, reproduce_commands,
-                          service_commands)
+from ferbench.cli import (data_commands, db_commands, ensemble_commands, experiment_commands, model_commands,
+                          reproduce_commands, service_commands)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,8 @@ def cli() -> None:
     """FER Bench: train, evaluate and rank facial emotion recognition models."""
 
 
-for _module in (data_commands, model_commands, experiment_commands, service_commands, reproduce_commands, db_commands):
+for _module in (data_commands, model_commands, experiment_commands, service_commands, ensemble_commands,
+                reproduce_commands, db_commands):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

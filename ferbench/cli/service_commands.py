@@ -89,12 +89,17 @@ def print_leaderboard(entries: Sequence[LeaderboardEntryOut], metric: str, proto
         return
     protocol = protocol or entries[0].protocol
     click.echo(f"Protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
-    click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {'recipe':<16} {metric:>18}  {'seeds':>5}  experiment")
+    click.echo(f"{'#':>3}  {'model':<16} {'dataset':<12} {'recipe':<16} {metric:>18}  {'95% CI':>15}  {'seeds':>5}  "
+               "experiment")
     for entry in entries:
         value = f"{entry.mean:.4f} ± {entry.std:.4f}" if entry.std is not None else f"{entry.mean:.4f}"
-        recipe = entry.recipe or "-"
-        click.echo(f"{entry.rank:>3}  {entry.model:<16} {entry.dataset:<12} {recipe:<16} {value:>18}  "
-                   f"{entry.n_seeds!s:>5}  {entry.experiment_id}")
+        interval = entry.mean_ci or entry.ci  # over seeds when there are several, else over test images
+        ci = f"{interval[0]:.4f}-{interval[1]:.4f}" if interval else "-"
+        tied = " ~" if entry.differs_from_top is False else ""
+        click.echo(f"{entry.rank:>3}  {entry.model:<16} {entry.dataset:<12} {entry.recipe or '-':<16} {value:>18}  "
+                   f"{ci:>15}  {entry.n_seeds!s:>5}  {entry.experiment_id}{tied}")
+    if any(e.differs_from_top is False for e in entries):
+        click.echo("~ not significantly different from #1 at 5% (McNemar's exact test on the same test images)")
 
 
 def wait_for(client: ApiClient, ids: list[str], *, poll_s: float = 1.0, timeout_s: float | None = None,
