@@ -35,6 +35,7 @@ BENCHMARKS = (
     Benchmark("bench_engine", ("--models", "cnn-small", "--epochs", "2")),
     Benchmark("bench_dispatch", ("--samples", "5")),
     Benchmark("concurrency", ("--experiments", "10", "--clients", "2")),
+    Benchmark("bench_ensemble", ("--repeats", "3")),
 )
 
 

@@ -59,8 +59,14 @@
     });
     const cells = columns.map((m) => {
       if (m !== ranking) return el("td", { class: "num" }, FB.fmtMetric(m, entry.metrics[m]));
+      // The interval over seeds when there are several, else the best seed's over the test images.
+      const ci = entry.mean_ci || entry.ci;
       return el("td", { class: "num sorted", "data-metric": m }, FB.fmtMetric(m, entry.mean),
-        entry.std === null ? null : el("span", { class: "pm" }, ` ± ${FB.fmtStd(m, entry.std)}`));
+        entry.std === null ? null : el("span", { class: "pm" }, ` ± ${FB.fmtStd(m, entry.std)}`),
+        ci ? el("div", { class: "muted ci" }, `95% CI ${FB.fmtMetric(m, ci[0])}–${FB.fmtMetric(m, ci[1])}`) : null,
+        entry.differs_from_top === false
+          ? el("div", { class: "muted tie", title: "not significantly different from #1 at 5% (McNemar's exact test)" },
+               "≈ #1") : null);
     });
     const mlflow = entry.mlflow_url
       ? el("a", { href: entry.mlflow_url, target: "_blank", rel: "noopener", class: "mlflow-link" }, "MLflow")
