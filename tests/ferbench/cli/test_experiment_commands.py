@@ -122,7 +122,8 @@ def test_logged_model_reloads_and_predicts_identically(trained: dict[str, Any], 
 
 
 def test_evaluate_reproduces_the_logged_test_accuracy(trained: dict[str, Any], env: dict[str, str]) -> None:
-    result = _invoke(env, "evaluate", "--model", "cnn-small", "--json")
+    # --dataset: the session's tracking server also holds other tests' cnn-small runs, on data not here.
+    result = _invoke(env, "evaluate", "--model", "cnn-small", "--dataset", "tiny", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["run_id"] == trained["mlflow_run_id"]
@@ -135,7 +136,8 @@ def test_evaluate_reproduces_the_logged_test_accuracy(trained: dict[str, Any], e
 
 def test_evaluate_in_a_fresh_process_loads_the_custom_layers(trained: dict[str, Any], env: dict[str, str]) -> None:
     """As after a service training: this process never imported the builder that registered InputAdapter."""
-    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small", "--json"],
+    done = subprocess.run([sys.executable, "-m", "ferbench.cli.main", "evaluate", "--model", "cnn-small",
+                           "--dataset", "tiny", "--json"],
                           env={**os.environ, **env}, cwd=Path(__file__).resolve().parents[3],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
