@@ -7,7 +7,7 @@ from collections import Counter
 from api.links import mlflow_url
 from api.schemas import SweepExperimentOut, SweepOut, SweepTrialOut
 from ferbench.db.models import METRICS, Sweep
-from ferbench.db.sweeps import TrialView, mean_test_metrics, sweep_status
+from ferbench.db.sweeps import TrialView, best_of, mean_test_metrics, sweep_status
 
 
 def trial_out(view: TrialView, tracking_uri: str | None) -> SweepTrialOut:
@@ -25,9 +25,7 @@ def trial_out(view: TrialView, tracking_uri: str | None) -> SweepTrialOut:
 
 def sweep_out(sweep: Sweep, trials: list[TrialView], tracking_uri: str | None, *, with_trials: bool) -> SweepOut:
     states = Counter(v.trial.state for v in trials)
-    complete = [v for v in trials if v.trial.state == "complete" and v.trial.value is not None]
-    sign = 1 if sweep.direction == "maximize" else -1
-    best = max(complete, key=lambda v: (sign * float(v.trial.value), -v.trial.number), default=None)  # type: ignore[arg-type]
+    best = best_of(trials, sweep.direction)
     return SweepOut(
         id=sweep.id, status=sweep_status(sweep), model=sweep.model, dataset=sweep.dataset,  # type: ignore[arg-type]
         base_spec=sweep.base_spec, space=sweep.space, sampler=sweep.sampler, sampler_seed=sweep.sampler_seed,

@@ -34,6 +34,15 @@ def get_sweep(session: Session, sweep_id: str) -> Sweep | None:
     return session.get(Sweep, sweep_id, populate_existing=True)
 
 
+def lock_sweep(session: Session, sweep_id: str) -> Sweep | None:
+    """The sweep row, locked until this transaction ends on PostgreSQL, so that processes opening trials
+    take turns (none asks the study for a trial it cannot keep). SQLite: unlocked, as the study writes
+    through its own connection, which a held write lock would block; the trials' key still guards."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.get(Sweep, sweep_id, populate_existing=True, with_for_update=True)
+    return get_sweep(session, sweep_id)
+
+
 def list_sweeps(session: Session, *, status: str | None = None, limit: int = 50,
                 offset: int = 0) -> tuple[list[Sweep], int]:
     """Newest first, and how many match."""
@@ -54,10 +63,11 @@ class TrialView:
 
 
 def trials_of(session: Session, sweep_id: str) -> list[TrialView]:
+    fresh = {"populate_existing": True}  # rows changed by conditional UPDATEs since this session read them
     trials = list(session.scalars(select(SweepTrial).where(SweepTrial.sweep_id == sweep_id)
-                                  .order_by(SweepTrial.number)))
+                                  .order_by(SweepTrial.number).execution_options(**fresh)))
     rows = list(session.scalars(select(Experiment).where(Experiment.sweep_id == sweep_id)
-                                .order_by(Experiment.trial_number, Experiment.batch_index)))
+                                .order_by(Experiment.trial_number, Experiment.batch_index).execution_options(**fresh)))
     ids = [r.id for r in rows]
     results = {r.experiment_id: r for r in session.scalars(select(Result).where(Result.experiment_id.in_(ids)))} \
         if ids else {}
@@ -173,6 +183,13 @@ def best_trial(session: Session, sweep: Sweep) -> SweepTrial | None:
     return session.scalars(select(SweepTrial).where(SweepTrial.sweep_id == sweep.id, SweepTrial.state == "complete",
                                                     SweepTrial.value.is_not(None))
                            .order_by(order, SweepTrial.number).limit(1)).first()
+
+
+def best_of(trials: Sequence[TrialView], direction: str) -> TrialView | None:
+    """The complete trial with the best objective (the lowest number on ties)."""
+    complete = [v for v in trials if v.trial.state == "complete" and v.trial.value is not None]
+    sign = 1 if direction == "maximize" else -1
+    return max(complete, key=lambda v: (sign * float(v.trial.value), -v.trial.number), default=None)  # type: ignore[arg-type]
 
 
 def mean_test_metrics(results: Mapping[str, Result], metrics: Sequence[str]) -> dict[str, float | None]:

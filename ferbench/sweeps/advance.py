@@ -91,12 +91,13 @@ def sync_sweep(session: Session, url: str, sweep_id: str, enqueue: Enqueue) -> S
         if sweep_rows.end_trial(session, sweep_id, ended):
             outcome.ended.append(ended.number)
     for _ in range(sweep.n_trials + sweep.parallel):  # bounded: each pass opens a trial or stops
-        sweep = sweep_rows.get_sweep(session, sweep_id)  # a cancel may have arrived meanwhile
+        sweep = sweep_rows.lock_sweep(session, sweep_id)  # read again: a cancel may have arrived meanwhile
         counts = sweep_rows.trial_counts(session, sweep_id)
         if sweep is None or sweep.cancel_requested or counts.created >= sweep.n_trials or counts.open >= sweep.parallel:
             break
-        if open_trial(session, url, sweep, counts.created, enqueue):
+        if open_trial(session, url, sweep, counts.created, enqueue):  # commits, releasing the lock
             outcome.opened.append(counts.created)
+    session.commit()
     sweep = sweep_rows.get_sweep(session, sweep_id)
     counts = sweep_rows.trial_counts(session, sweep_id)
     if sweep is not None and counts.open == 0 and (sweep.cancel_requested or counts.created >= sweep.n_trials):

@@ -132,16 +132,20 @@ def ask(url: str, config: StudyConfig, number: int) -> Asked:
 
 def tell(url: str, config: StudyConfig, optuna_trial_id: int, state: str, value: float | None) -> None:
     """End the Optuna trial; a trial already ended (another process told it first) is left as it is."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study = load(url, config)
     number = storage(url).get_trial_number_from_id(optuna_trial_id)
-    if state == "complete" and value is not None:
-        study.tell(number, value, skip_if_finished=True)
-    elif state == "pruned":
-        study.tell(number, state=TrialState.PRUNED, skip_if_finished=True)
-    else:  # failed, cancelled, or complete without a value
-        study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    try:
+        if state == "complete" and value is not None:
+            study.tell(number, value, skip_if_finished=True)
+        elif state == "pruned":
+            study.tell(number, state=TrialState.PRUNED, skip_if_finished=True)
+        else:  # failed, cancelled, or complete without a value
+            study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    except UpdateFinishedTrialError:
+        pass  # skip_if_finished checks before it writes: a concurrent tell can land in between
 
 
 @dataclass
