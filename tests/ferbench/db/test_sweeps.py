@@ -119,3 +119,26 @@ def test_trial_specs_apply_the_values_to_the_base_per_seed() -> None:
     assert [s["seed"] for s in specs] == [5, 6, 7]
     assert all(s["learning_rate"] == 0.01 and s["hyperparameters"] == {"filters": 8} for s in specs)
     assert BASE["hyperparameters"] == {"filters": 32}  # the base is not changed
+
+
+def test_the_median_pruner_stops_a_trial_below_the_median_on_a_rigged_objective(db_url: str, session: Session) -> None:
+    from ferbench.db.lifecycle import claim_experiment, mark_pruned
+    from ferbench.sweeps.study import TrialReporter
+
+    sent = Sent()
+    sweep = start_sweep(session, db_url, _sweep(n_trials=3, parallel=2), sent)
+    config = study.StudyConfig.of(sweep)
+    good, bad = (v.trial.optuna_trial_id for v in sweeps.trials_of(session, sweep.id))
+    reporter = TrialReporter(db_url, config, good, "val_accuracy")
+    for epoch in (1, 2, 3):
+        assert not reporter.report(epoch, {"val_accuracy": 0.9, "val_loss": 0.1})
+    study.tell(db_url, config, good, "complete", 0.9)
+    rigged = TrialReporter(db_url, config, bad, "val_accuracy")
+    assert not rigged.report(1, {"val_loss": 3.0})  # no objective in the metrics: nothing reported
+    assert rigged.report(1, {"val_accuracy": 0.1}) and rigged.pruned_at == 1  # stopped after epoch 1 of 3
+    # The worker then ends the run as `pruned` (a finished status: never failed, never ranked).
+    bad_row = sweeps.trials_of(session, sweep.id)[1].experiments[0]
+    assert claim_experiment(session, bad_row.id) is not None and mark_pruned(session, bad_row.id, 1)
+    assert sync_sweep(session, db_url, sweep.id, sent).ended == [1]
+    assert sweeps.trials_of(session, sweep.id)[1].trial.state == "pruned"
+    assert sweeps.get_sweep(session, sweep.id).status == "running"  # trial 2 was opened in its place
