@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
-from api.routers import datasets, ensembles, experiments, health, leaderboard, models, pages, plots, recipes, reports
+from api.routers import datasets, ensembles, experiments, health, leaderboard, models, pages, plots, recipes, reports, sweeps
 from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.resources = resources
     for router in (health.router, models.router, recipes.router, datasets.router, experiments.router, plots.router,
-                   leaderboard.router, ensembles.router, reports.router, pages.router):
+                   leaderboard.router, ensembles.router, sweeps.router, reports.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     experiments.document_ranges_in_force(app, settings)

@@ -212,3 +212,107 @@ class EnsembleIn(BaseModel):
         if (self.members is None) == (self.top is None):
             raise ValueError("give either members (experiment ids) or top (a leaderboard query), not both or neither")
         return self
+
+
+class SweepParamIn(BaseModel):
+    """One searched parameter: `choice` of `values`; or an `int`, `float` or `log` range from `low` to
+    `high` (log: sampled uniformly in log space, low > 0), with an optional `step` (not with log)."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: Literal["choice", "int", "float", "log"]
+    values: list[bool | int | float | str] | None = Field(None, max_length=1000, description="choice: the values")
+    low: float | None = None
+    high: float | None = None
+    step: float | None = Field(None, gt=0)
+
+
+class SweepPrunerIn(BaseModel):
+    """The pruner, fed each epoch's value of the objective. median: stop a trial whose value at an epoch is worse
+    than the median of earlier trials' at that epoch (after `startup_trials` complete trials and `warmup_epochs`);
+    hyperband: successive halving over epochs; none: every trial runs to its end."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: Literal["median", "hyperband", "none"] = "median"
+    startup_trials: int = Field(2, ge=0, le=1000)
+    warmup_epochs: int = Field(0, ge=0, le=1000)
+    min_epochs: int = Field(1, ge=1, le=1000, description="hyperband's minimum resource")
+    reduction_factor: int = Field(3, ge=2, le=100, description="hyperband's reduction factor")
+
+
+class SweepIn(BaseModel):
+    """POST /sweeps. `base` is an experiment spec as POST /experiments takes it (a `recipe` with overrides is
+    one); `space` maps spec fields (`learning_rate`) and model hyperparameters (`hp.filters`) to how each
+    is searched. Each trial runs `seeds` experiments (seeds base.seed, base.seed+1, ...); its objective is
+    their mean of the last epoch's validation metric."""
+
+    model_config = {"extra": "forbid"}
+
+    base: dict[str, Any]
+    space: dict[str, SweepParamIn] = Field(min_length=1, max_length=32)
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
+    sampler_seed: int = Field(0, ge=0, le=2**31 - 1)
+    n_trials: int = Field(ge=1, description="Trials in all (the server caps it)")
+    parallel: int = Field(1, ge=1, description="Trials run at once (the server caps it)")
+    pruner: SweepPrunerIn | Literal["median", "hyperband", "none"] = "median"
+    objective: str = Field("val_accuracy", description="val_accuracy (maximised) or val_loss (minimised); "
+                                                       "never a test metric")
+    seeds: int = Field(1, ge=1, le=10)
+
+
+class SweepExperimentOut(BaseModel):
+    id: str
+    status: Status
+    seed: int
+    sweep_value: float | None = Field(description="The objective this run reached (last epoch's validation metric)")
+    stopped_reason: str | None
+    error: str | None
+    mlflow_run_id: str | None
+    mlflow_url: str | None
+    experiment_url: str
+
+
+class SweepTrialOut(BaseModel):
+    number: int
+    state: Literal["running", "complete", "pruned", "failed", "cancelled"]
+    params: dict[str, Any]
+    value: float | None = Field(description="The objective: the mean over the trial's seeds")
+    spec: dict[str, Any] | None = Field(description="The spec of the trial's first seed")
+    experiments: list[SweepExperimentOut]
+    test_metrics: dict[str, float | None] | None = Field(
+        None, description="Mean test metrics over the trial's seeds (reported, never tuned on)")
+
+
+class SweepOut(BaseModel):
+    model_config = {"protected_namespaces": ()}
+
+    id: str
+    status: Literal["running", "cancelling", "succeeded", "cancelled", "failed"]
+    model: str
+    dataset: str
+    base_spec: dict[str, Any]
+    space: dict[str, Any]
+    sampler: str
+    sampler_seed: int
+    pruner: dict[str, Any]
+    objective: str
+    direction: Literal["maximize", "minimize"]
+    n_trials: int
+    parallel: int
+    seeds: int
+    trial_states: dict[str, int] = Field(description="How many trials are in each state")
+    best: SweepTrialOut | None = Field(description="The complete trial with the best objective, with its test metrics")
+    trials: list[SweepTrialOut] | None = Field(description="Every trial (GET /sweeps/{id}; omitted in lists)")
+    mlflow_run_id: str | None = Field(description="The parent MLflow run; the trials' runs are its children")
+    mlflow_url: str | None
+    error: str | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
+
+
+class SweepList(BaseModel):
+    items: list[SweepOut]
+    total: int
+    limit: int
+    offset: int

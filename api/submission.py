@@ -119,11 +119,10 @@ def _one(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> 
     return [{**resolved, "seed": spec.seed + k} for k in range(repeats)]
 
 
-def parse_submission(raw: bytes, settings: Settings) -> Submission:
-    from fer_models.data.catalog import dataset_names
-
+def load_json(raw: bytes) -> Any:
+    """A request body's JSON, or SubmissionInvalid saying what is wrong with it and where."""
     try:
-        body = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SubmissionInvalid([problem(["body"], "the body is not UTF-8 text", "json_invalid")]) from None
     except json.JSONDecodeError as exc:
@@ -131,6 +130,17 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
                                         "json_invalid")]) from None
     except RecursionError:
         raise SubmissionInvalid([problem(["body"], "JSON nested too deeply", "json_invalid")]) from None
+
+
+def one_spec(item: Any, loc: list[Any], settings: Settings, datasets: list[str]) -> dict[str, Any]:
+    """One spec object (no `repeats`) validated and resolved, or SubmissionInvalid naming every bad field."""
+    return _one(item, loc, settings, datasets)[0]
+
+
+def parse_submission(raw: bytes, settings: Settings) -> Submission:
+    from fer_models.data.catalog import dataset_names
+
+    body = load_json(raw)
     if isinstance(body, dict):
         items, single = [body], body.get("repeats", 1) == 1
     elif isinstance(body, list):

@@ -26,9 +26,15 @@ INTERVALS: tuple[str, ...] = ("accuracy_ci_low", "accuracy_ci_high", "f1_macro_c
 LOWER_IS_BETTER: frozenset[Metric] = frozenset({"train_seconds", "epoch_seconds", "inference_ms", "params", "model_bytes"})
 
 # `pending`: inserted but not yet handed to the broker (the outbox); never shown as queued.
-Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled"]
+# `pruned`: a sweep trial its pruner stopped early (no test evaluation, no results row, never ranked).
+Status = Literal["pending", "queued", "running", "succeeded", "failed", "cancelled", "pruned"]
 STATUSES: tuple[Status, ...] = get_args(Status)
-FINISHED: tuple[Status, ...] = ("succeeded", "failed", "cancelled")
+FINISHED: tuple[Status, ...] = ("succeeded", "failed", "cancelled", "pruned")
+
+# What a sweep may optimise: validation metrics only (the test split is never tuned on), and their direction.
+SweepObjective = Literal["val_accuracy", "val_loss"]
+SWEEP_OBJECTIVES: dict[str, Literal["maximize", "minimize"]] = {"val_accuracy": "maximize", "val_loss": "minimize"}
+SweepStatus = Literal["running", "cancelling", "succeeded", "cancelled", "failed"]
 
 # How a result's test set was drawn. `official`: the dataset's own test images (FER2013's PublicTest and
 # PrivateTest rows, a Kaggle test/ folder), validation carved from its training images; `holdout`: the test

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import ExperimentOut, LeaderboardOut, ModelOut, WriteupReportOut
+from api.schemas import ExperimentOut, LeaderboardOut, ModelOut, SweepList, SweepOut, WriteupReportOut
 from fer_models.errors import FerBenchError
 from ferbench.settings import Settings
 
@@ -28,6 +28,8 @@ _EXPERIMENT = TypeAdapter(ExperimentOut)
 _LEADERBOARD = TypeAdapter(LeaderboardOut)
 _MODELS = TypeAdapter(list[ModelOut])
 _WRITEUP_REPORT = TypeAdapter(WriteupReportOut)
+_SWEEP = TypeAdapter(SweepOut)
+_SWEEPS = TypeAdapter(SweepList)
 
 
 class ApiError(FerBenchError):
@@ -86,6 +88,20 @@ class ApiClient:
     def compare(self, a: str, b: str) -> dict[str, Any]:
         """GET /compare: a minus b on the same test images."""
         return self._request("GET", "/compare", params={"a": a, "b": b}).json()
+
+    def create_sweep(self, body: Mapping[str, Any]) -> SweepOut:
+        """POST /sweeps: the sweep with its first trials queued."""
+        return self._call(_SWEEP, "POST", "/sweeps", json=dict(body))
+
+    def sweep(self, sweep_id: str) -> SweepOut:
+        return self._call(_SWEEP, "GET", f"/sweeps/{sweep_id}")
+
+    def sweeps(self, *, status: str | None = None, limit: int = 50) -> SweepList:
+        params: dict[str, Any] = {"limit": limit, **({"status": status} if status else {})}
+        return self._call(_SWEEPS, "GET", "/sweeps", params=params)
+
+    def cancel_sweep(self, sweep_id: str) -> SweepOut:
+        return self._call(_SWEEP, "POST", f"/sweeps/{sweep_id}/cancel")
 
     def models(self) -> list[ModelOut]:
         return self._call(_MODELS, "GET", "/models")

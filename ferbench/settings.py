@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=15.0, description="How often a running task refreshes its heartbeat")
     heartbeat_stale_s: float = Field(default=300.0, description="A running job with an older heartbeat has lost its worker")
     reaper_interval_s: float = Field(default=60.0, description="How often each worker looks for jobs of dead workers")
+    max_sweep_trials: int = Field(default=200, ge=1, description="Server cap on the trials of one sweep")
+    max_sweep_parallel: int = Field(default=8, ge=1, description="Server cap on the trials of one sweep run at once")
     db_write_attempts: int = Field(default=6, description="Tries of one worker database write before giving up")
     kaggle_api_url: str = Field(default="https://www.kaggle.com/api/v1",
                                 description="Kaggle's REST API, for `ferbench datasets fetch` (a mirror or a test stand-in)")

@@ -20,13 +20,15 @@ from ferbench.settings import Settings
 from worker import records, shutdown
 from worker.heartbeat import heartbeat_while_running
 from worker.liveness import worker_name
+from worker.sweep_trials import TrialRun, after_trial, trial_run
 
 log = logging.getLogger(__name__)
 
 
 def execute_experiment(experiment_id: str, settings: Settings,
                        requeue: Callable[[str], None] | None = None) -> str:
-    """Returns succeeded, failed, cancelled, requeued (graceful shutdown) or skipped (not ours to run).
+    """Returns succeeded, failed, cancelled, pruned (a sweep's trial), requeued (graceful shutdown) or skipped
+    (not ours to run).
 
     `requeue(experiment_id)` sends the task again (the worker passes the broker's enqueue).
     """
@@ -40,15 +42,27 @@ def execute_experiment(experiment_id: str, settings: Settings,
             from worker.mlflow_runs import end_run_of_failed
 
             end_run_of_failed(experiment_id, settings.mlflow_tracking_uri)
+        # A sweep's trial finished by a delivery whose worker died before updating the sweep: done here.
+        after_trial(experiment_id, settings, requeue)
         return "skipped"
     log.info("claimed experiment %s (attempt %s)", experiment_id, claimed.attempts)
+    outcome = _execute(experiment_id, claimed, settings, requeue)
+    if claimed.sweep_id is not None and outcome != "requeued":
+        after_trial(experiment_id, settings, requeue)
+    return outcome
+
+
+def _execute(experiment_id: str, claimed: records.Claimed, settings: Settings,
+             requeue: Callable[[str], None] | None) -> str:
     work_dir = Path(settings.runs_dir).resolve() / experiment_id  # checkpoints: a redelivery resumes
     with heartbeat_while_running(experiment_id, records.heartbeat, settings.heartbeat_interval_s):
+        trial = None
         try:
             if is_ensemble(claimed.spec):
                 result = _combine(experiment_id, claimed, settings)
             else:
-                result = _train(experiment_id, claimed, settings, work_dir)
+                trial = trial_run(claimed, settings)
+                result = _train(experiment_id, claimed, settings, work_dir, trial)
         except ResultNotLogged as exc:
             # A known cause (the tracking server gone) is one line; anything else keeps its traceback.
             log.warning("experiment %s was evaluated but its results were not logged: %s", experiment_id, exc,
@@ -64,6 +78,11 @@ def execute_experiment(experiment_id: str, settings: Settings,
             records.fail(experiment_id, f"{type(exc).__name__}: {exc}", partial=partial_results(work_dir))
             return "failed"
     if result.status == "cancelled":
+        if trial is not None and trial.reporter.pruned_at is not None \
+                and not records.is_cancel_requested(experiment_id):
+            records.pruned(experiment_id, trial.reporter.pruned_at)
+            log.info("experiment %s pruned after epoch %d", experiment_id, trial.reporter.pruned_at)
+            return "pruned"
         if shutdown.requested() and not records.is_cancel_requested(experiment_id) and requeue is not None:
             # Stopped by a graceful shutdown, not by the user: back to the queue, resumed elsewhere.
             try:
@@ -75,11 +94,12 @@ def execute_experiment(experiment_id: str, settings: Settings,
             return "requeued"
         records.cancelled(experiment_id)
         return "cancelled"
-    records.finish(experiment_id, result)
+    records.finish(experiment_id, result, sweep_value=trial.sweep_value(result.history) if trial else None)
     return "succeeded"
 
 
-def _train(experiment_id: str, claimed: records.Claimed, settings: Settings, work_dir: Path) -> Any:
+def _train(experiment_id: str, claimed: records.Claimed, settings: Settings, work_dir: Path,
+           trial: TrialRun | None = None) -> Any:
     # Parsed once here: a spec that no longer validates (a model removed since it was submitted)
     # fails the experiment with the reason instead of leaving it running.
     spec = parse_spec(claimed.spec)
@@ -95,8 +115,8 @@ def _train(experiment_id: str, claimed: records.Claimed, settings: Settings, wor
         cache_dir=Path(settings.cache_dir),
         tracking_uri=settings.mlflow_tracking_uri,
         mlflow_run_id=claimed.mlflow_run_id,
-        tags={"experiment_id": experiment_id},
-        hooks=build_hooks(experiment_id, RunHooks),
+        tags={"experiment_id": experiment_id, **(trial.tags if trial else {})},
+        hooks=build_hooks(experiment_id, RunHooks, trial=trial),
     )
 
 

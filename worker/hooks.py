@@ -76,8 +76,21 @@ def _or(*checks: Callable[[], bool]) -> Callable[[], bool]:
     return lambda: any(check() for check in checks)
 
 
-def build_hooks(experiment_id: str, run_hooks_class: type, *, progress_every_batches: int = 20) -> Any:
-    """RunHooks wired to this experiment's row (the class is passed in: the engine is imported late)."""
+def _both(*writers: Callable[[Any], None]) -> Callable[[Any], None]:
+    def write(progress: Any) -> None:
+        for writer in writers:
+            writer(progress)
+
+    return write
+
+
+def build_hooks(experiment_id: str, run_hooks_class: type, *, progress_every_batches: int = 20,
+                trial: Any = None) -> Any:
+    """RunHooks wired to this experiment's row (the class is passed in: the engine is imported late).
+
+    `trial` (worker.sweep_trials.TrialRun): a sweep's trial also reports each epoch to its study and
+    stops, cooperatively like a cancel, once its pruner says so.
+    """
     from worker import records, shutdown
 
     def on_run_started(mlflow_run_id: str | None) -> None:
@@ -85,9 +98,14 @@ def build_hooks(experiment_id: str, run_hooks_class: type, *, progress_every_bat
         if mlflow_run_id:
             records.set_mlflow_run_id(experiment_id, mlflow_run_id)
 
+    on_progress: Callable[[Any], None] = ProgressWriter(experiment_id, records.update_progress)
+    stops = [CancelCheck(experiment_id, records.is_cancel_requested), shutdown.requested]
+    if trial is not None:
+        on_progress = _both(on_progress, lambda progress: trial.on_epoch(progress_dict(progress)))
+        stops.append(lambda: trial.reporter.pruned)
     return run_hooks_class(
         on_run_started=on_run_started,
-        on_progress=ProgressWriter(experiment_id, records.update_progress),
-        should_stop=_or(CancelCheck(experiment_id, records.is_cancel_requested), shutdown.requested),
+        on_progress=on_progress,
+        should_stop=_or(*stops),
         progress_every_batches=progress_every_batches,
     )

@@ -19,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fer_models.training.hooks import ExperimentResult  # TF-free
-from ferbench.db import experiments, lifecycle, outbox, predictions
-from ferbench.db.models import Experiment
+from ferbench.db import experiments, lifecycle, outbox, predictions, sweeps
+from ferbench.db.models import Experiment, Sweep, SweepTrial
+from ferbench.sweeps import advance
+from ferbench.sweeps.advance import SyncOutcome
 from ferbench.settings import get_settings
 from worker.db_retry import with_db_retries
 from worker.liveness import holder_alive, worker_name
@@ -34,6 +36,7 @@ class Claimed:
     spec: dict[str, Any]
     mlflow_run_id: str | None
     attempts: int
+    sweep_id: str | None = None  # a sweep's trial (worker/sweep_trials.py)
 
 
 @lru_cache(maxsize=8)
@@ -81,7 +84,7 @@ def _claimed(row: Experiment | None) -> Claimed | None:
     if row is None:
         return None
     return Claimed(experiment_id=row.id, spec=dict(row.spec), mlflow_run_id=row.mlflow_run_id,
-                   attempts=int(row.attempts or 0))
+                   attempts=int(row.attempts or 0), sweep_id=row.sweep_id)
 
 
 def claim(experiment_id: str) -> Claimed | None:
@@ -135,11 +138,12 @@ def is_cancel_requested(experiment_id: str) -> bool:
         return bool(lifecycle.is_cancel_requested(session, experiment_id))
 
 
-def finish(experiment_id: str, result: ExperimentResult) -> bool:
+def finish(experiment_id: str, result: ExperimentResult, *, sweep_value: float | None = None) -> bool:
     record = lifecycle.ResultRecord(metrics=result.metrics, split_fingerprint=result.split_fingerprint,
                                     per_class=result.per_class, mlflow_run_id=result.mlflow_run_id,
                                     stopped_reason=result.stopped_reason, protocol=result.protocol,
-                                    predictions=result.predictions.to_bytes() if result.predictions else None)
+                                    predictions=result.predictions.to_bytes() if result.predictions else None,
+                                    sweep_value=sweep_value)
     return _retrying("result write", lambda s: lifecycle.finish_experiment(s, experiment_id, record))
 
 
@@ -175,6 +179,54 @@ def fail(experiment_id: str, error: str, *, partial: dict[str, Any] | None = Non
 
 def cancelled(experiment_id: str) -> None:
     _retrying("cancel write", lambda s: lifecycle.mark_cancelled(s, experiment_id))
+
+
+def pruned(experiment_id: str, epoch: int) -> bool:
+    return bool(_retrying("pruned write", lambda s: lifecycle.mark_pruned(s, experiment_id, epoch)))
+
+
+# --- sweeps: the trial a row is, and the sweep's progress after it ends ---------------------------
+
+@dataclass(frozen=True)
+class SweepTrialRef:
+    """What running one trial's experiment needs from its sweep."""
+
+    sweep: Sweep  # detached
+    number: int
+    optuna_trial_id: int
+
+
+def sweep_trial(sweep_id: str, experiment_id: str) -> SweepTrialRef | None:
+    def read(session: Session) -> SweepTrialRef | None:
+        row = experiments.get_experiment(session, experiment_id)
+        trial = session.get(SweepTrial, (sweep_id, row.trial_number)) if row is not None else None
+        sweep = session.get(Sweep, sweep_id)
+        if trial is None or sweep is None:
+            return None
+        return SweepTrialRef(sweep=sweep, number=trial.number, optuna_trial_id=trial.optuna_trial_id)
+
+    return _retrying("sweep trial read", read)
+
+
+def sweep_of(experiment_id: str) -> str | None:
+    with session_scope() as session:
+        return session.scalar(select(Experiment.sweep_id).where(Experiment.id == experiment_id))
+
+
+def sync_sweep(sweep_id: str, enqueue: Callable[[str], None]) -> SyncOutcome:
+    """End the sweep's finished trials, open the next ones, end the sweep when nothing is left (idempotent)."""
+    url = get_settings().resolved_database_url
+    return _retrying("sweep sync", lambda s: advance.sync_sweep(s, url, sweep_id, enqueue))
+
+
+def set_sweep_parent_run(sweep_id: str, run_id: str) -> str:
+    return _retrying("sweep run write", lambda s: sweeps.set_parent_run(s, sweep_id, run_id))
+
+
+def sweep_summary(sweep_id: str) -> tuple[Sweep, list[sweeps.TrialView]] | None:
+    with session_scope() as session:
+        sweep = sweeps.get_sweep(session, sweep_id)
+        return None if sweep is None else (sweep, sweeps.trials_of(session, sweep_id))
 
 
 def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> bool:

@@ -18,6 +18,7 @@ from api.deps import (
     require_write_key,
     resources,
 )
+from api.http_errors import answer_as
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission, spec_context
 from api.views import experiment_out
@@ -136,12 +137,8 @@ def get_experiment(experiment_id: ExperimentId, session: Session = Depends(get_s
 def cancel_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
                       res: AppResources = Depends(resources)) -> ExperimentOut:
     """Queued: cancelled at once. Running: the worker stops it within a batch. Finished: 409."""
-    try:
+    with answer_as({experiments.ExperimentNotFound: 404, experiments.ExperimentConflict: 409}):
         row = experiments.request_cancel(session, experiment_id)
-    except experiments.ExperimentNotFound as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
-    except experiments.ExperimentConflict as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
     return experiment_out(row, None, res.settings.mlflow_tracking_uri)
 
 

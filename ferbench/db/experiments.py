@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ferbench.db.hashing import spec_key
-from ferbench.db.models import Experiment, Result, utcnow
+from ferbench.db.models import Experiment, Result, SweepTrial, utcnow
 from ferbench.db.outbox import PENDING_SEND_GRACE_S, Enqueue, send
 
 
@@ -81,11 +81,14 @@ def create_experiments(
     group_id: str | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    sweep_trial: SweepTrial | None = None,
 ) -> CreateOutcome:
     """Insert one row per spec as `pending`, commit, send each, then mark it `queued`.
 
     A row is never `queued` unless its message was accepted; on a broker failure the rows stay
     `pending` (drained later by `outbox.drain_outbox`) and BrokerUnavailable is raised.
+    `sweep_trial`: the rows are that trial's seeds, inserted in the same transaction as it (its key
+    refuses a second trial of the same number: IntegrityError, nothing inserted).
     """
     if idempotency_key is not None:
         replay = _replay(session, idempotency_key, request_hash, enqueue)
@@ -101,9 +104,14 @@ def create_experiments(
             dataset=spec["dataset"], spec=dict(spec), seed=int(spec.get("seed", 0)), group_id=group_id,
             spec_key=spec_key(spec), idempotency_key=idempotency_key, request_hash=request_hash,
             batch_index=i, attempts=0, cancel_requested=False, created_at=now,
+            sweep_id=sweep_trial.sweep_id if sweep_trial else None,
+            trial_number=sweep_trial.number if sweep_trial else None,
         )
         for i, spec in enumerate(specs)
     ]
+    if sweep_trial is not None:
+        session.add(sweep_trial)
+        session.flush()  # the trial first: its key is the guard, checked before any experiment exists
     session.add_all(rows)
     try:
         session.commit()

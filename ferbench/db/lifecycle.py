@@ -242,6 +242,7 @@ class ResultRecord:
     stopped_reason: str | None = None
     protocol: Protocol = "holdout"  # how the test set was drawn (fer_models.vocabulary.PROTOCOLS)
     predictions: bytes | None = None  # fer_models.evaluation.predictions.Predictions.to_bytes()
+    sweep_value: float | None = None  # a sweep trial's objective (its last epoch's validation metric)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -257,6 +258,8 @@ def finish_experiment(session: Session, experiment_id: str, result: ResultRecord
                                   "stopped_reason": result.stopped_reason, "error": None}
         if run_id:
             values["mlflow_run_id"] = run_id
+        if result.sweep_value is not None:
+            values["sweep_value"] = _number(result.sweep_value)
         changed = session.execute(
             update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
             .values(**values).execution_options(synchronize_session=False)
@@ -305,6 +308,17 @@ def mark_cancelled(session: Session, experiment_id: str) -> bool:
     result = session.execute(
         update(Experiment).where(Experiment.id == experiment_id, Experiment.status.notin_(FINISHED))
         .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def mark_pruned(session: Session, experiment_id: str, epoch: int) -> bool:
+    """running -> pruned: a sweep trial its pruner stopped after `epoch` (no test evaluation, no result)."""
+    result = session.execute(
+        update(Experiment).where(Experiment.id == experiment_id, Experiment.status == "running")
+        .values(status="pruned", stopped_reason=f"pruned after epoch {epoch}", finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     session.commit()

@@ -48,6 +48,10 @@ class Experiment(Base):
     stopped_reason: Mapped[str | None] = mapped_column(Text)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A sweep's trial: the sweep and the trial's number in it (its seeds share the number).
+    sweep_id: Mapped[str | None] = mapped_column(String(36))
+    trial_number: Mapped[int | None] = mapped_column(Integer)
+    sweep_value: Mapped[float | None] = mapped_column(Float)  # the objective this trial's run reached
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -61,6 +65,7 @@ class Experiment(Base):
         Index("ix_experiments_dataset", "dataset"),
         Index("ix_experiments_group_id", "group_id"),
         Index("ix_experiments_created", "created_at"),
+        Index("ix_experiments_sweep", "sweep_id", "trial_number"),
     )
 
 
@@ -181,3 +186,53 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     __table_args__ = (Index("ix_reports_kind_created", "kind", "created_at"),)
+
+
+class Sweep(Base):
+    """A hyperparameter search: its request as validated, and the Optuna study (same database) behind it."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # running -> succeeded | failed | cancelled; cancel_requested shows as `cancelling` until the trials end.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    dataset: Mapped[str] = mapped_column(String(64), nullable=False)
+    base_spec: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # resolved, before the search's values
+    space: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    sampler: Mapped[str] = mapped_column(String(16), nullable=False)
+    sampler_seed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    pruner: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    objective: Mapped[str] = mapped_column(String(32), nullable=False)
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)
+    n_trials: Mapped[int] = mapped_column(Integer, nullable=False)
+    parallel: Mapped[int] = mapped_column(Integer, nullable=False)
+    seeds: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    study_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64))  # the parent run of the trials' runs
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_sweeps_created", "created_at"), UniqueConstraint("study_name", name="uq_sweeps_study"))
+
+
+class SweepTrial(Base):
+    """One trial of a sweep: its Optuna trial, the values it tries, and how it ended.
+
+    The primary key (sweep_id, number) is the guard that a sweep never creates more than n_trials:
+    whoever inserts number k first made trial k, a second inserter fails and makes nothing.
+    """
+
+    __tablename__ = "sweep_trials"
+
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    optuna_trial_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    # running -> complete | pruned | failed | cancelled
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="running")
+    value: Mapped[float | None] = mapped_column(Float)  # the objective (mean over the trial's seeds)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

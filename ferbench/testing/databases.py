@@ -56,6 +56,8 @@ def empty_tables(url: str) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM reports"))
+            conn.execute(text("DELETE FROM sweep_trials"))
+            conn.execute(text("DELETE FROM sweeps"))
             conn.execute(text("DELETE FROM result_groups"))
             conn.execute(text("DELETE FROM results"))
             conn.execute(text("DELETE FROM experiments"))

@@ -7,7 +7,7 @@ const FB = (() => {
   const body = document.body;
   const METRICS = (body.dataset.metrics || "").split(",").filter(Boolean);
   const LOWER_IS_BETTER = new Set((body.dataset.lowerIsBetter || "").split(",").filter(Boolean));
-  const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+  const FINISHED = new Set(["succeeded", "failed", "cancelled", "pruned"]);
 
   const getKey = () => sessionStorage.getItem(KEY_NAME) || "";
 
