@@ -19,6 +19,7 @@ from api.deps import (
     resources,
 )
 from api.http_errors import answer_as
+from api.openapi_bodies import inline_defs, json_body
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission, spec_context
 from api.views import experiment_out
@@ -37,10 +38,9 @@ ExperimentId = Annotated[str, Path(min_length=1, max_length=64, description="Exp
 def _spec_schema(context: dict[str, Any]) -> dict[str, Any]:
     from fer_models.training.spec import capped_json_schema
 
-    spec = capped_json_schema(context, ref_template="#/components/schemas/{model}")
+    spec = inline_defs(capped_json_schema(context))
     spec["properties"]["repeats"] = {"type": "integer", "minimum": 1, "maximum": 100, "default": 1,
                                      "description": "Run this spec with seeds seed..seed+repeats-1"}
-    spec.pop("$defs", None)
     return {"oneOf": [spec, {"type": "array", "items": spec, "minItems": 1}]}
 
 
@@ -49,7 +49,7 @@ def _submit_openapi(context: dict[str, Any]) -> dict[str, Any]:
         schema = _spec_schema(context)
     except Exception:  # noqa: BLE001 - the docs must render even if the spec module changes shape
         schema = {"type": "object"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return json_body(schema)
 
 
 def _create(res: AppResources, specs: list[dict[str, Any]], key: str | None, body_hash: str) -> list[ExperimentOut]:

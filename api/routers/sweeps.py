@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import AppResources, get_session, require_read_key, require_write_key, resources
 from api.http_errors import answer_as
+from api.openapi_bodies import model_body
 from api.schemas import Problem, SweepIn, SweepList, SweepOut
 from api.sweep_submission import SweepRequest, parse_sweep
 from api.sweep_views import sweep_out
@@ -49,8 +50,7 @@ def _start(res: AppResources, request: SweepRequest) -> SweepOut:
 
 
 @router.post("/sweeps", status_code=202, response_model=SweepOut, dependencies=[Depends(require_write_key)],
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": SweepIn.model_json_schema()}}}},
+             openapi_extra=model_body(SweepIn),
              responses={413: {"model": Problem}, 422: {"model": Problem}})
 async def create_sweep(request: Request, res: AppResources = Depends(resources)) -> JSONResponse:
     """Check the sweep, create its study and queue its first `parallel` trials (each an ordinary experiment)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -284,3 +285,14 @@ def test_parallel_submissions_are_all_recorded_and_enqueued(client: TestClient, 
     assert len(set(ids)) == 40
     assert sorted(queued_task_ids(broker)) == sorted(ids)
     assert client.get("/experiments", params={"status": "queued"}).json()["total"] == 40
+
+
+def test_every_schema_reference_in_the_openapi_document_resolves(client: TestClient) -> None:
+    # A local `$defs` reference or a missing component stops ReDoc rendering the whole page.
+    document = client.get("/openapi.json").json()
+    text = json.dumps(document)
+    assert "#/$defs/" not in text
+    referenced = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert referenced <= set(document["components"]["schemas"]), referenced - set(document["components"]["schemas"])
+    sweep_body = document["paths"]["/sweeps"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert "kind" in json.dumps(sweep_body)  # the nested parameter model is inlined, not dropped
