@@ -155,6 +155,33 @@ def set_parent_run(session: Session, sweep_id: str, run_id: str) -> str:
     return str(session.scalar(select(Sweep.mlflow_run_id).where(Sweep.id == sweep_id)))
 
 
+def running_sweeps(session: Session) -> list[str]:
+    return list(session.scalars(select(Sweep.id).where(Sweep.status == "running").order_by(Sweep.created_at)))
+
+
+def unclosed_sweeps(session: Session) -> list[str]:
+    """Ended sweeps whose MLflow parent run nobody has closed yet (ended by the API's cancel, or their closer died)."""
+    return list(session.scalars(select(Sweep.id).where(Sweep.status != "running", Sweep.parent_run_closed.is_(False))
+                                .order_by(Sweep.created_at)))
+
+
+def claim_parent_run_close(session: Session, sweep_id: str) -> bool:
+    """The right to close an ended sweep's parent run: True for exactly one caller (until it is released)."""
+    changed = session.execute(
+        update(Sweep).where(Sweep.id == sweep_id, Sweep.status != "running", Sweep.parent_run_closed.is_(False))
+        .values(parent_run_closed=True).execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return changed == 1
+
+
+def release_parent_run_close(session: Session, sweep_id: str) -> None:
+    """The closer failed (the tracking server is down): a later pass tries again."""
+    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(parent_run_closed=False)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
 def request_cancel(session: Session, sweep_id: str) -> Sweep:
     """Flag the sweep (no trial is created after this), cancel its queued experiments at once and flag the
     running ones for their workers. Raises SweepNotFound, or SweepConflict when it already ended."""

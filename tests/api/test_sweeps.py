@@ -50,8 +50,11 @@ def test_cancel_cancels_the_queued_trials_and_refuses_a_second_time_once_ended(c
     cancelled = client.post(f"/sweeps/{sweep['id']}/cancel")
     assert cancelled.status_code == 202
     body = cancelled.json()
-    assert body["status"] == "cancelling"
     assert {e["status"] for t in body["trials"] for e in t["experiments"]} == {"cancelled"}
+    # No trial was running: the sweep ends at once, its trials cancelled, none opened in their place.
+    assert body["status"] == "cancelled" and body["trial_states"] == {"cancelled": 2} and body["finished_at"]
+    assert client.get(f"/sweeps/{sweep['id']}").json()["status"] == "cancelled"
+    assert client.post(f"/sweeps/{sweep['id']}/cancel").status_code == 409
     assert client.post("/sweeps/nope/cancel").status_code == 404
     assert client.get("/sweeps/nope").status_code == 404
 
