@@ -91,3 +91,32 @@ def test_a_sweep_ended_by_the_api_cancel_has_its_parent_run_closed_once(mlflow_t
     assert run.info.status == "KILLED" and run.data.metrics["trials_cancelled"] == 2
     assert len(client.get_metric_history(parent, "trials_cancelled")) == 1  # summarised once
     assert _sweep_row(sweep.id).parent_run_closed and len(sent) == 2  # and nothing opened
+
+
+def test_a_pruned_trial_ends_pruned_with_its_mlflow_run_tagged_and_the_next_trial_opened(
+        mlflow_tracking_uri: str) -> None:
+    from ferbench.sweeps import study
+    from worker.execution import execute_experiment
+
+    settings = _settings()
+    sent = Sent()
+    sweep = _start(settings, sent, base_spec={**new_sweep().base_spec, "dataset": "synthetic", "epochs": 3},
+                   n_trials=3, parallel=2, pruner={"kind": "median", "startup_trials": 1})
+    config = study.StudyConfig.of(sweep)
+    with records.session_scope() as session:
+        first = sweeps.trials_of(session, sweep.id)[0].trial.optuna_trial_id
+    # Trial 0 was perfect at every epoch: a real run below it after epoch 1 is below the median there.
+    perfect = study.TrialReporter(settings.resolved_database_url, config, first, "val_accuracy")
+    for epoch in (1, 2, 3):
+        perfect.report(epoch, {"val_accuracy": 1.0})
+    study.tell(settings.resolved_database_url, config, first, "complete", 1.0)
+
+    assert execute_experiment(sent[1], settings, requeue=sent.append) == "pruned"
+    with records.session_scope() as session:
+        row = session.get(Experiment, sent[1])
+        assert (row.status, row.stopped_reason) == ("pruned", "pruned after epoch 1")
+        run_id = row.mlflow_run_id
+    run = MlflowClient(mlflow_tracking_uri).get_run(run_id)
+    assert run.data.tags["ferbench.pruned"] == "true" and run.data.tags["ferbench.pruned_after_epoch"] == "1"
+    assert run.data.tags["mlflow.parentRunId"] == _sweep_row(sweep.id).mlflow_run_id
+    assert len(sent) == 3  # trial 2 took its place
