@@ -239,12 +239,12 @@ def unclosed_sweeps() -> list[str]:
         return sweeps.unclosed_sweeps(session)
 
 
-def claim_parent_run_close(sweep_id: str) -> bool:
-    return bool(_retrying("sweep close claim", lambda s: sweeps.claim_parent_run_close(s, sweep_id)))
+def claim_parent_run_close(sweep_id: str, lease_s: float) -> bool:
+    return bool(_retrying("sweep close claim", lambda s: sweeps.claim_parent_run_close(s, sweep_id, lease_s)))
 
 
-def release_parent_run_close(sweep_id: str) -> None:
-    _retrying("sweep close release", lambda s: sweeps.release_parent_run_close(s, sweep_id))
+def end_parent_run_close(sweep_id: str, *, closed: bool) -> None:
+    _retrying("sweep close end", lambda s: sweeps.end_parent_run_close(s, sweep_id, closed=closed))
 
 
 def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> bool:

@@ -105,17 +105,23 @@ def catch_up(settings: Settings, enqueue: Callable[[str], None]) -> None:
             log.warning("reaper: could not bring sweep %s up to date", sweep_id, exc_info=True)
 
 
+# Closing logs a few metrics and draws three plots: seconds. A claim this old belongs to a closer that died.
+CLOSE_LEASE_S = 600.0
+
+
 def close_parent_run(sweep_id: str, settings: Settings) -> bool:
     """Log the ended sweep's summary and plots on its parent run and end it, once: the caller whose claim wins.
 
-    The claim is released when closing fails (the tracking server is down), so a later pass tries again."""
-    if not settings.mlflow_tracking_uri or not records.claim_parent_run_close(sweep_id):
+    The claim is released when closing fails (the tracking server is down), so a later pass tries again; a
+    closer killed meanwhile leaves a claim that the reaper takes again after CLOSE_LEASE_S."""
+    if not settings.mlflow_tracking_uri or not records.claim_parent_run_close(sweep_id, CLOSE_LEASE_S):
         return False
     try:
         _finish_mlflow(sweep_id, settings)
     except BaseException:
-        records.release_parent_run_close(sweep_id)
+        records.end_parent_run_close(sweep_id, closed=False)
         raise
+    records.end_parent_run_close(sweep_id, closed=True)
     return True
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ferbench.db.models import FINISHED, Experiment, Result, Sweep, SweepTrial, utcnow
@@ -165,19 +166,24 @@ def unclosed_sweeps(session: Session) -> list[str]:
                                 .order_by(Sweep.created_at)))
 
 
-def claim_parent_run_close(session: Session, sweep_id: str) -> bool:
-    """The right to close an ended sweep's parent run: True for exactly one caller (until it is released)."""
+def claim_parent_run_close(session: Session, sweep_id: str, lease_s: float) -> bool:
+    """The right to close an ended sweep's parent run: True for one caller at a time. A claim older than `lease_s`
+    is taken again (its closer died between claiming and closing)."""
+    now = utcnow()
     changed = session.execute(
-        update(Sweep).where(Sweep.id == sweep_id, Sweep.status != "running", Sweep.parent_run_closed.is_(False))
-        .values(parent_run_closed=True).execution_options(synchronize_session=False)
+        update(Sweep).where(Sweep.id == sweep_id, Sweep.status != "running", Sweep.parent_run_closed.is_(False),
+                            or_(Sweep.parent_run_claimed_at.is_(None),
+                                Sweep.parent_run_claimed_at < now - timedelta(seconds=lease_s)))
+        .values(parent_run_claimed_at=now).execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
     return changed == 1
 
 
-def release_parent_run_close(session: Session, sweep_id: str) -> None:
-    """The closer failed (the tracking server is down): a later pass tries again."""
-    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(parent_run_closed=False)
+def end_parent_run_close(session: Session, sweep_id: str, *, closed: bool) -> None:
+    """The claim's end: closed for good, or released (the tracking server is down) for a later pass."""
+    values = {"parent_run_closed": True} if closed else {"parent_run_claimed_at": None}
+    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values)
                     .execution_options(synchronize_session=False))
     session.commit()
 

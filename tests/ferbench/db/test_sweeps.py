@@ -142,3 +142,26 @@ def test_the_median_pruner_stops_a_trial_below_the_median_on_a_rigged_objective(
     assert sync_sweep(session, db_url, sweep.id, sent).ended == [1]
     assert sweeps.trials_of(session, sweep.id)[1].trial.state == "pruned"
     assert sweeps.get_sweep(session, sweep.id).status == "running"  # trial 2 was opened in its place
+
+
+def test_closing_the_parent_run_is_claimed_by_one_caller_released_on_failure_and_retaken_after_the_lease(
+        db_url: str, session: Session) -> None:
+    from datetime import timedelta
+
+    sweep = start_sweep(session, db_url, new_sweep(n_trials=2, parallel=1), Sent())
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)  # still running: nothing to close
+    sweeps.request_cancel(session, sweep.id)
+    assert sync_sweep(session, db_url, sweep.id, Sent()).finished == "cancelled"
+    assert sweeps.unclosed_sweeps(session) == [sweep.id]
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)  # one closer at a time
+    sweeps.end_parent_run_close(session, sweep.id, closed=False)  # it failed: released at once
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    # Its closer died: after the lease another may take it.
+    session.execute(update(Sweep).where(Sweep.id == sweep.id).values(parent_run_claimed_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    sweeps.end_parent_run_close(session, sweep.id, closed=True)
+    session.execute(update(Sweep).where(Sweep.id == sweep.id).values(parent_run_claimed_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600) and sweeps.unclosed_sweeps(session) == []
