@@ -105,13 +105,13 @@ def seconds(row: Any) -> float:
     return (row.finished_at - row.started_at).total_seconds()
 
 
-def run_sweep(base: dict[str, Any], trials: int, settings: Any, cpu: dict[str, float]) -> str:
+def run_sweep(base: dict[str, Any], trials: int, settings: Any, cpu: dict[str, float], startup: int) -> str:
     from api.sweep_submission import parse_sweep
     from ferbench.db.session import make_session_factory
     from ferbench.sweeps.advance import start_sweep
 
     body = {"base": base, "space": SPACE, "n_trials": trials, "parallel": 1, "sampler": "tpe",
-            "pruner": {"kind": "median", "startup_trials": 2, "warmup_epochs": 0}, "objective": "val_accuracy"}
+            "pruner": {"kind": "median", "startup_trials": startup, "warmup_epochs": 0}, "objective": "val_accuracy"}
     checked = parse_sweep(json.dumps(body).encode(), settings)
     queue: list[str] = []
     with make_session_factory(settings.resolved_database_url)() as session:
@@ -157,12 +157,20 @@ def summarise(sweep_id: str, defaults: Any, settings: Any, cpu: dict[str, float]
     by_state = {state: [t for t in trials if t["state"] == state] for state in ("complete", "pruned")}
     cost = {f"{state}_{unit}": _mean([t[unit] for t in found]) for state, found in by_state.items()
             for unit in ("cpu_s", "wall_s")}
+    # Width changes a trial's cost several times over: each pruned trial also against the full ones of its width.
+    full_by_width = {w: _mean([t["cpu_s"] for t in by_state["complete"] if t["params"].get("hp.filters") == w])
+                     for w in {t["params"].get("hp.filters") for t in trials}}
+    same_width = [t["cpu_s"] / full_by_width[t["params"].get("hp.filters")] for t in by_state["pruned"]
+                  if full_by_width.get(t["params"].get("hp.filters"))]
     best = max(by_state["complete"], key=lambda t: t["value"], default=None)
     default_val = float((defaults.progress or {}).get("metrics", {}).get("val_accuracy"))
     return {"sweep_status": status, "trials": trials, "complete": len(by_state["complete"]),
             "pruned": len(by_state["pruned"]), **cost,
             "pruned_cost_ratio_cpu": _ratio(cost["pruned_cpu_s"], cost["complete_cpu_s"]),
             "pruned_cost_ratio_wall": _ratio(cost["pruned_wall_s"], cost["complete_wall_s"]),
+            "pruned_cost_ratio_cpu_same_width": round(statistics.mean(same_width), 3) if same_width else None,
+            "pruned_same_width_n": len(same_width),
+            "pruned_epochs_run": [t["epochs"] for t in by_state["pruned"]],
             "pruned_cost_target": 0.5, "best_trial": best, "defaults_val_accuracy": round(default_val, 4),
             "defaults_wall_s": round(seconds(defaults), 1), "defaults_cpu_s": round(cpu[defaults.id], 1),
             "defaults_spec": defaults.spec, "best_over_defaults": _ratio(best["value"], default_val) if best else None}
@@ -176,7 +184,9 @@ def main() -> int:
                         help="Use a stratified sample of this many training images (0: all of FER2013).")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--startup-trials", type=int, default=3,
+                        help="complete trials before the median pruner may stop one (3)")
     parser.add_argument("--work", type=Path, default=None, help="Work folder (default: a temporary one).")
     args = parser.parse_args()
     if not args.zip.is_file():
@@ -196,15 +206,16 @@ def main() -> int:
 
     start = time.perf_counter()
     cpu: dict[str, float] = {}
-    sweep_id = run_sweep(base, args.trials, settings, cpu)
+    sweep_id = run_sweep(base, args.trials, settings, cpu, args.startup_trials)
     swept = time.perf_counter()
     defaults = run_defaults(base, settings, cpu)
     out = summarise(sweep_id, defaults, settings, cpu)
     out.update(dataset=dataset, images=args.images or "all", sweep_minutes=round((swept - start) / 60, 1),
                load_average_end=round(os.getloadavg()[0], 1), work=str(work))
     print(f"pruned trials' cost / full trial's: {out['pruned_cost_ratio_cpu']} by CPU time, "
-          f"{out['pruned_cost_ratio_wall']} by wall time (target < 0.5; {out['pruned']} pruned at "
-          f"{out['pruned_cpu_s']} CPU s, {out['complete']} full at {out['complete_cpu_s']} CPU s)")
+          f"{out['pruned_cost_ratio_wall']} by wall time, {out['pruned_cost_ratio_cpu_same_width']} by CPU time against "
+          f"full trials of the same width (target < 0.5; {out['pruned']} pruned at {out['pruned_cpu_s']} CPU s after "
+          f"{out['pruned_epochs_run']} epochs, {out['complete']} full at {out['complete_cpu_s']} CPU s)")
     best = out["best_trial"]["value"] if out["best_trial"] else float("nan")
     print(f"best trial's val accuracy {best:.4f} / defaults' {out['defaults_val_accuracy']:.4f} = "
           f"{out['best_over_defaults']} (target > 1)")
