@@ -20,6 +20,7 @@ import argparse
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -84,7 +85,7 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"p50_s": round(statistics.median(values), 3), "p95_s": round(p95(values), 3), "max_s": round(max(values), 3)}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12, help="trials of the sweep (gaps: one fewer)")
     parser.add_argument("--pairs", type=int, default=6, help="pairs of ordinary experiments for the baseline")
@@ -119,7 +120,8 @@ def main() -> None:
         "meets_target": p95(total) <= TARGET_P95_S,
     }
     print(json.dumps(report, indent=2))
+    return 0 if report["meets_target"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

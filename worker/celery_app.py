@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 app = make_celery(get_settings())
 app.conf.include = ["worker.tasks"]
+# Celery's prefork pool plus one idle process ready for the next task (worker/pool.py); `-P prefork` picks it too.
+app.conf.worker_pool = "worker.pool:WarmSparePool"
 _stop_reaper = threading.Event()
 
 
