@@ -18,7 +18,7 @@ from api.deps import (
     require_write_key,
     resources,
 )
-from api.http_errors import answer_as
+from api.http_errors import answer_as, found
 from api.openapi_bodies import inline_defs, json_body
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission, spec_context
@@ -126,9 +126,7 @@ def list_experiments(
 def get_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
                    res: AppResources = Depends(resources)) -> ExperimentOut:
     """Status, spec, live progress, final metrics, MLflow run and its UI URL, error, attempts, timestamps."""
-    row = experiments.get_experiment(session, experiment_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
+    row = found(experiments.get_experiment(session, experiment_id), "experiment", experiment_id)
     return experiment_out(row, experiments.get_result(session, experiment_id), res.settings.mlflow_tracking_uri)
 
 

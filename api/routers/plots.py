@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import AppResources, get_session, require_read_key, resources
+from api.http_errors import found
 from api.routers.experiments import ExperimentId
 from api.schemas import Problem
 from ferbench.db.experiments import get_experiment
@@ -86,9 +87,7 @@ def _plot_bytes(tracking_uri: str, run_id: str, name: str) -> bytes:
 
 
 def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[str | None, str]:
-    row = get_experiment(session, experiment_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
+    row = found(get_experiment(session, experiment_id), "experiment", experiment_id)
     uri = res.settings.mlflow_tracking_uri
     if not uri:
         raise HTTPException(status_code=503, detail="MLFLOW_TRACKING_URI is not set on the API server")
