@@ -51,15 +51,16 @@ class BodySizeLimit:
     """413 for a body over `max_bytes` (or the path's own limit in `per_path`, e.g. dataset uploads),
     whether or not the client declared its length: a refused body is never stored."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, tuple[int, str]] | None = None) -> None:
+        """`per_path`: path -> (its limit, the setting that sets it), named in the 413."""
         self.app, self.max_bytes, self.per_path = app, max_bytes, dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope.get("path", ""), self.max_bytes)
-        message = f"request body larger than {limit} bytes; send at most {limit} bytes"
+        limit, setting = self.per_path.get(scope.get("path", ""), (self.max_bytes, "FERBENCH_MAX_BODY_BYTES"))
+        message = f"request body larger than {limit} bytes; send at most {limit} bytes (server setting {setting})"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

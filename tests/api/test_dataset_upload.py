@@ -6,6 +6,7 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,15 @@ def test_same_content_twice_is_one_dataset(api: TestClient, tmp_path: Path, trac
     assert names == ["first"]
 
 
+def test_the_same_content_uploaded_twice_at_once_is_one_dataset(api: TestClient, tmp_path: Path) -> None:
+    content = zipped_faces(tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: upload(api, content, name="racing"), range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert len({a.json()["dataset"]["fingerprint"] for a in answers}) == 1
+    assert [d["name"] for d in api.get("/datasets").json() if d["origin"] == "uploaded"] == ["racing"]
+
+
 def test_name_clash_with_other_content_names_both_fingerprints(api: TestClient, tmp_path: Path) -> None:
     first = upload(api, zipped_faces(tmp_path / "a", seed=0), name="clash").json()["dataset"]["fingerprint"]
     refused = upload(api, zipped_faces(tmp_path / "b", seed=1), name="clash")
@@ -110,6 +120,7 @@ def test_over_size_upload_is_refused_before_it_is_stored(api: TestClient, tracki
     runs = uploaded_runs(tracking_uri)
     refused = upload(api, b"PK" + bytes(2_100_000), name="huge")
     assert refused.status_code == 413 and "2000000 bytes" in refused.json()["detail"]
+    assert "FERBENCH_MAX_UPLOAD_BYTES" in refused.json()["detail"]
     assert uploaded_runs(tracking_uri) == runs
     assert all(d["name"] != "huge" for d in api.get("/datasets").json())
 
