@@ -44,6 +44,17 @@ def test_fetched_once_then_served_from_the_pool(tmp_path: Path) -> None:
     assert len(calls.read_text().splitlines()) == 1
 
 
+def test_a_copy_damaged_on_disk_is_fetched_again(tmp_path: Path) -> None:
+    source, digest = blob(tmp_path / "store", "a", 5000)
+    pool = DatasetPool(tmp_path / "pool", 10**6)
+    path = pool.get("aaaa", digest, 5000, copying(source)).path
+    damaged = bytearray(path.read_bytes())
+    damaged[100] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    again = pool.get("aaaa", digest, 5000, copying(source))
+    assert again.downloaded and again.path.read_bytes() == source.read_bytes()
+
+
 def test_a_download_with_the_wrong_checksum_is_refused_and_not_kept(tmp_path: Path) -> None:
     source, _ = blob(tmp_path / "store", "a", 5000)
     pool = DatasetPool(tmp_path / "pool", 10**6)
