@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.dataset_registration import uploaded_names
 from api.deps import (
     AppResources,
     get_session,
@@ -77,7 +78,8 @@ async def submit_experiments(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:
     """Validate the spec(s) and queue them; retry safely with an `Idempotency-Key` header."""
-    submission = parse_submission(await request.body(), res.settings)
+    submission = parse_submission(await request.body(), res.settings,
+                                  lambda: uploaded_names(res.autocommit_session_factory()))
     body_hash = sha256(submission.body)
     try:
         rows = await run_in_threadpool(_create, res, submission.specs, idempotency_key, body_hash)

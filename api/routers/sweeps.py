@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from api.dataset_registration import uploaded_names
 from api.deps import AppResources, get_session, require_read_key, require_write_key, resources
 from api.http_errors import answer_as, found
 from api.openapi_bodies import model_body
@@ -54,7 +55,8 @@ def _start(res: AppResources, request: SweepRequest) -> SweepOut:
              responses={413: {"model": Problem}, 422: {"model": Problem}})
 async def create_sweep(request: Request, res: AppResources = Depends(resources)) -> JSONResponse:
     """Check the sweep, create its study and queue its first `parallel` trials (each an ordinary experiment)."""
-    checked = parse_sweep(await request.body(), res.settings)
+    checked = parse_sweep(await request.body(), res.settings,
+                          lambda: uploaded_names(res.autocommit_session_factory()))
     out = await run_in_threadpool(_start, res, checked)
     return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
