@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "X-API-Key", "Idempotency-Key"], allow_credentials=False)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       per_path={"/datasets": (settings.max_upload_bytes, "FERBENCH_MAX_UPLOAD_BYTES")})
 
     return app

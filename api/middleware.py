@@ -48,16 +48,19 @@ async def _json_response(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class BodySizeLimit:
-    """413 for a body over `max_bytes`, whether or not the client declared its length."""
+    """413 for a body over `max_bytes` (or the path's own limit in `per_path`, e.g. dataset uploads),
+    whether or not the client declared its length: a refused body is never stored."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, tuple[int, str]] | None = None) -> None:
+        """`per_path`: path -> (its limit, the setting that sets it), named in the 413."""
+        self.app, self.max_bytes, self.per_path = app, max_bytes, dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body larger than {self.max_bytes} bytes; send at most {self.max_bytes} bytes"
+        limit, setting = self.per_path.get(scope.get("path", ""), (self.max_bytes, "FERBENCH_MAX_BODY_BYTES"))
+        message = f"request body larger than {limit} bytes; send at most {limit} bytes (server setting {setting})"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -65,7 +68,7 @@ class BodySizeLimit:
                 except ValueError:
                     await _json_response(send, 400, {"detail": "invalid Content-Length header"})
                     return
-                if declared > self.max_bytes:
+                if declared > limit:
                     await _json_response(send, 413, {"detail": message})
                     return
         seen = 0
@@ -76,7 +79,7 @@ class BodySizeLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return msg
 

@@ -316,3 +316,33 @@ class SweepList(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+# -- datasets (GET /datasets, POST /datasets) ------------------------------------------------------
+
+DatasetOrigin = Literal["local", "built-in", "uploaded"]
+
+
+class DatasetOut(BaseModel):
+    """One dataset: a local one (a worker's data folder), the built-in generator, or an uploaded one."""
+
+    name: str
+    present: bool = Field(description="Local: in this server's data folder or cache; uploaded: always")
+    classes: list[str]
+    split_sizes: dict[str, int] | None = Field(description="None until a local dataset is decoded")
+    cached: bool
+    how_to_get: str
+    origin: DatasetOrigin
+    usable_on: str = Field(description="Which workers can train on it")
+    fingerprint: str | None = Field(default=None, description="Uploaded: the content fingerprint")
+    upload_bytes: int | None = None
+    created_at: UtcDatetime | None = None
+
+
+class DatasetUploadOut(BaseModel):
+    """POST /datasets: the registered dataset, whether this upload created it, and its data report."""
+
+    created: bool = Field(description="False: the same content was already registered (maybe under another name)")
+    message: str
+    dataset: DatasetOut
+    report: dict[str, Any] = Field(description="The data report: class balance per split, duplicates, what was skipped")

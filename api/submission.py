@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +138,17 @@ def one_spec(item: Any, loc: list[Any], settings: Settings, datasets: list[str])
     return _one(item, loc, settings, datasets)[0]
 
 
-def parse_submission(raw: bytes, settings: Settings) -> Submission:
+def with_uploaded(local: list[str], named: set[Any], uploaded: Callable[[], Sequence[str]] | None) -> list[str]:
+    """The dataset names a spec may use: the local ones, and the uploaded ones (`uploaded()` reads them from the
+    database) only when a spec names one that is not local, so that validating needs no database otherwise."""
+    if uploaded is None or named <= {*local, None}:
+        return local
+    return [*local, *uploaded()]
+
+
+def parse_submission(raw: bytes, settings: Settings,
+                     uploaded: Callable[[], Sequence[str]] | None = None) -> Submission:
+    """The validated specs; `uploaded()` names the uploaded datasets, accepted beside the local ones."""
     from fer_models.data.catalog import dataset_names
 
     body = load_json(raw)
@@ -150,7 +161,8 @@ def parse_submission(raw: bytes, settings: Settings) -> Submission:
     else:
         raise SubmissionInvalid([problem(["body"], "expected an experiment spec object or a list of them",
                                         "model_type")])
-    datasets = dataset_names(settings.data_dir)
+    datasets = with_uploaded(dataset_names(settings.data_dir),
+                             {item.get("dataset") for item in items if isinstance(item, dict)}, uploaded)
     specs: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):

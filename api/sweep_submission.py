@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from api.schemas import SweepIn, SweepParamIn, SweepPrunerIn
-from api.submission import SubmissionInvalid, load_json, one_spec, problem, spec_context
+from api.submission import SubmissionInvalid, load_json, one_spec, problem, spec_context, with_uploaded
 from fer_models.vocabulary import SWEEP_OBJECTIVES
 from ferbench.db.models import Sweep, utcnow
 from ferbench.settings import Settings
@@ -180,7 +181,12 @@ def _grid_problems(sampler: Any, params: list[Param], n_trials: Any) -> Problems
     return []
 
 
-def parse_sweep(raw: bytes, settings: Settings) -> SweepRequest:
+def _named_dataset(body: dict[str, Any]) -> Any:
+    base = body.get("base")
+    return base.get("dataset") if isinstance(base, dict) else None
+
+
+def parse_sweep(raw: bytes, settings: Settings, uploaded: Callable[[], Sequence[str]] | None = None) -> SweepRequest:
     from fer_models.data.catalog import dataset_names
 
     body = load_json(raw)
@@ -189,7 +195,8 @@ def parse_sweep(raw: bytes, settings: Settings) -> SweepRequest:
     errors: Problems = []
     base: dict[str, Any] | None = None
     try:
-        base = one_spec(body.get("base"), ["body", "base"], settings, dataset_names(settings.data_dir))
+        base = one_spec(body.get("base"), ["body", "base"], settings,
+                        with_uploaded(dataset_names(settings.data_dir), {_named_dataset(body)}, uploaded))
     except SubmissionInvalid as exc:
         errors += exc.errors
     model = base["model"] if base else (body.get("base") or {}).get("model") if isinstance(body.get("base"), dict) else None

@@ -38,6 +38,7 @@ BENCHMARKS = (
     Benchmark("concurrency", ("--experiments", "10", "--clients", "2")),
     Benchmark("bench_ensemble", ("--repeats", "3")),
     Benchmark("bench_sweeps", ("--trials", "6", "--pairs", "3")),
+    Benchmark("bench_dataset_travel", ("--images", "2000", "--repeats", "1"), needs_fer2013=True),
 )
 
 

@@ -7,7 +7,8 @@ object), `db/` (tables, sessions, every query, migrations), `queue` (the Celery 
 The application shell, what a person runs: `cli/` (the `ferbench` command), `client` (the CLI's typed
 HTTP client of the API), `stack` (`ferbench up`: the whole stack as child processes), `services/`
 (the private Redis and MLflow server processes the stack starts), `kaggle_fetch` (`ferbench datasets
-fetch`) and `testing/` (what the tests and benchmarks share). Neither api/ nor worker/ imports it.
+fetch`), `dataset_pack` (`ferbench datasets upload FOLDER` zips the folder) and `testing/` (what the
+tests and benchmarks share). Neither api/ nor worker/ imports it.
 """
 
 __version__ = "0.1.0"

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import ExperimentOut, LeaderboardOut, ModelOut, SweepList, SweepOut, WriteupReportOut
+from api.schemas import (DatasetUploadOut, ExperimentOut, LeaderboardOut, ModelOut, SweepList, SweepOut,
+                         WriteupReportOut)
 from fer_models.errors import FerBenchError
 from ferbench.settings import Settings
 
@@ -30,6 +32,9 @@ _MODELS = TypeAdapter(list[ModelOut])
 _WRITEUP_REPORT = TypeAdapter(WriteupReportOut)
 _SWEEP = TypeAdapter(SweepOut)
 _SWEEPS = TypeAdapter(SweepList)
+_UPLOADED = TypeAdapter(DatasetUploadOut)
+# Decoding a large upload on the server takes a while: the answer may come long after the last byte is sent.
+_UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=900.0, write=900.0)
 
 
 class ApiError(FerBenchError):
@@ -115,6 +120,12 @@ class ApiClient:
 
     def writeup_png(self, report_id: str) -> bytes:
         return self._request("GET", "/reports/writeup.png", params={"id": report_id}).content
+
+    def upload_dataset(self, path: Path, name: str | None = None) -> DatasetUploadOut:
+        """POST /datasets with the .zip or .csv at `path` (a folder is packed as a zip by the caller)."""
+        with open(path, "rb") as handle:
+            return self._call(_UPLOADED, "POST", "/datasets", files={"file": (Path(path).name, handle)},
+                              data={"name": name} if name else {}, timeout=_UPLOAD_TIMEOUT)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     db_write_attempts: int = Field(default=6, description="Tries of one worker database write before giving up")
     kaggle_api_url: str = Field(default="https://www.kaggle.com/api/v1",
                                 description="Kaggle's REST API, for `ferbench datasets fetch` (a mirror or a test stand-in)")
+    max_upload_bytes: int = Field(default=2_000_000_000, ge=1,
+                                  description="Largest dataset upload (POST /datasets); refused before it is stored")
+    dataset_cache_bytes: int = Field(default=20_000_000_000, ge=0,
+                                     description="A worker's local cache of uploaded datasets, least recently used evicted first")
+    worker_idle_exit_s: float | None = Field(default=None, gt=0,
+                                             description="A worker exits after this long without a task (KEDA ScaledJob pods); unset: never")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     mlflow_host: str = "127.0.0.1"
@@ -63,6 +69,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def dataset_pool_dir(self) -> Path:
+        """Uploaded datasets' caches downloaded by this worker (bounded by dataset_cache_bytes)."""
+        return self.home / "dataset-pool"
 
     @property
     def runs_dir(self) -> Path:

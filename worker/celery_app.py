@@ -52,6 +52,11 @@ def _start_reaper(**_kwargs: object) -> None:
     from worker.reaper import start_reaper
 
     start_reaper(get_settings(), lambda experiment_id: enqueue_experiment(app, experiment_id), _stop_reaper)
+    idle_exit_s = get_settings().worker_idle_exit_s
+    if idle_exit_s is not None:
+        from worker.idle_exit import watch_idle
+
+        watch_idle(idle_exit_s, _stop_reaper)
 
 
 @worker_process_init.connect

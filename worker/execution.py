@@ -110,13 +110,16 @@ def _train(experiment_id: str, claimed: records.Claimed, settings: Settings, wor
     # Imported here, in the pool's child process: TensorFlow must never load in the parent.
     from fer_models.training.engine import RunHooks, run_experiment
 
+    from worker.datasets import uploaded_dataset_file
     from worker.hooks import build_hooks
 
+    uploaded = uploaded_dataset_file(spec.dataset, settings)
     return run_experiment(
         spec,
         work_dir=work_dir,
         data_dir=Path(settings.data_dir),
         cache_dir=Path(settings.cache_dir),
+        dataset_file=uploaded.path if uploaded else None,
         tracking_uri=settings.mlflow_tracking_uri,
         mlflow_run_id=claimed.mlflow_run_id,
         tags={"experiment_id": experiment_id, **(trial.tags if trial else {})},

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fer_models.training.hooks import ExperimentResult  # TF-free
-from ferbench.db import experiments, lifecycle, outbox, predictions, sweeps
-from ferbench.db.models import Experiment, Sweep, SweepTrial
+from ferbench.db import experiments, lifecycle, outbox, predictions, sweeps, uploaded_datasets
+from ferbench.db.models import Experiment, Sweep, SweepTrial, UploadedDataset
 from ferbench.sweeps import advance
 from ferbench.sweeps.advance import SyncOutcome
 from ferbench.settings import get_settings
@@ -285,3 +285,26 @@ def failed_run(experiment_id: str) -> FailedRun | None:
         if row is None or row.status != "failed":
             return None
         return FailedRun(mlflow_run_id=row.mlflow_run_id, error=row.error or "failed")
+
+
+@dataclass(frozen=True)
+class UploadedRef:
+    """Where an uploaded dataset's cache is and what it must hash to."""
+
+    name: str
+    fingerprint: str
+    cache_sha256: str
+    cache_bytes: int
+    mlflow_run_id: str
+    artifact_path: str
+
+
+def uploaded_dataset(name: str) -> UploadedRef | None:
+    def read(session: Session) -> UploadedRef | None:
+        row: UploadedDataset | None = uploaded_datasets.by_name(session, name)
+        if row is None:
+            return None
+        return UploadedRef(row.name, row.fingerprint, row.cache_sha256, int(row.cache_bytes), row.mlflow_run_id,
+                           row.artifact_path)
+
+    return _retrying("uploaded dataset read", read)

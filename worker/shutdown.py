@@ -16,6 +16,11 @@ import threading
 log = logging.getLogger(__name__)
 
 REQUEUE_SIGNAL = signal.SIGUSR2
+# The longest a graceful requeue may take after SIGTERM: the batch in progress (a large model at a large
+# batch on a slow device), then the requeue's database writes and MLflow calls, each retried with backoff
+# through a short outage. Compose's stop_grace_period and the Kubernetes worker's
+# terminationGracePeriodSeconds must be at least this (tests/deploy checks both).
+GRACEFUL_REQUEUE_S = 300
 _requested = threading.Event()
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.dataset_registration import uploaded_names
 from api.deps import (
     AppResources,
     get_session,
@@ -18,7 +19,7 @@ from api.deps import (
     require_write_key,
     resources,
 )
-from api.http_errors import answer_as
+from api.http_errors import answer_as, found
 from api.openapi_bodies import inline_defs, json_body
 from api.schemas import ExperimentList, ExperimentOut, Problem, Status
 from api.submission import parse_submission, spec_context
@@ -77,7 +78,8 @@ async def submit_experiments(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:
     """Validate the spec(s) and queue them; retry safely with an `Idempotency-Key` header."""
-    submission = parse_submission(await request.body(), res.settings)
+    submission = parse_submission(await request.body(), res.settings,
+                                  lambda: uploaded_names(res.autocommit_session_factory()))
     body_hash = sha256(submission.body)
     try:
         rows = await run_in_threadpool(_create, res, submission.specs, idempotency_key, body_hash)
@@ -126,9 +128,7 @@ def list_experiments(
 def get_experiment(experiment_id: ExperimentId, session: Session = Depends(get_session),
                    res: AppResources = Depends(resources)) -> ExperimentOut:
     """Status, spec, live progress, final metrics, MLflow run and its UI URL, error, attempts, timestamps."""
-    row = experiments.get_experiment(session, experiment_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
+    row = found(experiments.get_experiment(session, experiment_id), "experiment", experiment_id)
     return experiment_out(row, experiments.get_result(session, experiment_id), res.settings.mlflow_tracking_uri)
 
 

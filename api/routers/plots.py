@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import AppResources, get_session, require_read_key, resources
+from api.http_errors import found
 from api.routers.experiments import ExperimentId
 from api.routers.sweeps import SweepId
 from api.schemas import Problem
@@ -102,16 +103,12 @@ def _tracking_uri(res: AppResources) -> str:
 
 
 def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[str | None, str]:
-    row = get_experiment(session, experiment_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"experiment {experiment_id!r} not found")
+    row = found(get_experiment(session, experiment_id), "experiment", experiment_id)
     return row.mlflow_run_id, _tracking_uri(res)
 
 
 def _parent_run_of(session: Session, res: AppResources, sweep_id: str) -> tuple[str | None, str]:
-    row = get_sweep(session, sweep_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"sweep {sweep_id!r} not found")
+    row = found(get_sweep(session, sweep_id), "sweep", sweep_id)
     return row.mlflow_run_id, _tracking_uri(res)
 
 

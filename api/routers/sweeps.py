@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from api.dataset_registration import uploaded_names
 from api.deps import AppResources, get_session, require_read_key, require_write_key, resources
-from api.http_errors import answer_as
+from api.http_errors import answer_as, found
 from api.openapi_bodies import model_body
 from api.schemas import Problem, SweepIn, SweepList, SweepOut
 from api.sweep_submission import SweepRequest, parse_sweep
@@ -41,7 +42,8 @@ def _start(res: AppResources, request: SweepRequest) -> SweepOut:
              responses={413: {"model": Problem}, 422: {"model": Problem}})
 async def create_sweep(request: Request, res: AppResources = Depends(resources)) -> JSONResponse:
     """Check the sweep, create its study and queue its first `parallel` trials (each an ordinary experiment)."""
-    checked = parse_sweep(await request.body(), res.settings)
+    checked = parse_sweep(await request.body(), res.settings,
+                          lambda: uploaded_names(res.autocommit_session_factory()))
     out = await run_in_threadpool(_start, res, checked)
     return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
@@ -63,9 +65,7 @@ def list_sweeps(session: Session = Depends(get_session), res: AppResources = Dep
 def get_sweep(sweep_id: SweepId, session: Session = Depends(get_session),
               res: AppResources = Depends(resources)) -> SweepOut:
     """Status, every trial (values, state, objective, experiments and MLflow runs) and the best trial's test metrics."""
-    row = sweeps.get_sweep(session, sweep_id)
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"sweep {sweep_id!r} not found")
+    row = found(sweeps.get_sweep(session, sweep_id), "sweep", sweep_id)
     return sweep_out(row, sweeps.trials_of(session, sweep_id), res.settings.mlflow_tracking_uri, with_trials=True)
 
 

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,8 @@ class DatasetInfo:
         return data
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
+    """DatasetError unless `name` may name a dataset (a folder, an upload, a cache file)."""
     if not _NAME.match(name or ""):
         raise DatasetError(f"invalid dataset name {name!r}: accepted are fer2013, synthetic or a folder name "
                            "of letters, digits and _ . + -")
@@ -144,14 +145,15 @@ def _try_cache(path: Path, name: str, fingerprint: str | None) -> tuple[dict[str
 
 def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | None = None,
                  split_seed: int = DEFAULT_SPLIT_SEED, progress: Progress | None = None,
-                 skip_bad: bool = False) -> Dataset:
+                 skip_bad: bool = False, label: str | None = None) -> Dataset:
     """The dataset `name`, decoded once into `cache_dir` and reused while its source is unchanged.
 
     `source` overrides where it is read from; without one the dataset is looked for under `data_dir`,
     and when it is not there the newest intact cache of that name (e.g. from `ferbench preprocess
-    --source`) is used.
+    --source`) is used. `label` replaces the source's path in the cache and the report (an upload's
+    temporary file is no one's business).
     """
-    _check_name(name)
+    check_name(name)
     if name == "synthetic" and source is not None:
         raise DatasetError("dataset 'synthetic' is generated: it takes no --source")
     ref = detect_source(Path(source)) if source is not None else locate(name, Path(data_dir))
@@ -169,6 +171,8 @@ def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | N
         if hit is not None:
             return _from_cache(name, *hit, split_seed)
     decoded = _decode(ref, skip_bad=skip_bad, progress=progress)
+    if label is not None:
+        decoded = replace(decoded, notes=replace(decoded.notes, source=label))
     split, split_fp, protocol = _split(decoded.labels, decoded.images, decoded.official, decoded.test_part,
                                        split_seed)
     arrays = {"images": decoded.images, "labels": decoded.labels, "split": split}
@@ -178,7 +182,7 @@ def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | N
         arrays["test_part"] = decoded.test_part
     sizes = np.bincount(split.astype(np.int64), minlength=len(SPLIT_NAMES))
     meta = {
-        "name": name, "kind": ref.kind, "source": ref.describe(), "source_fingerprint": fingerprint,
+        "name": name, "kind": ref.kind, "source": label or ref.describe(), "source_fingerprint": fingerprint,
         "class_names": list(CLASS_NAMES), "split_seed": split_seed, "split_fingerprint": split_fp,
         "split_sizes": {s: int(sizes[i]) for i, s in enumerate(SPLIT_NAMES)}, "notes": decoded.notes.to_json(),
         "protocol": protocol,
@@ -191,6 +195,15 @@ def load_dataset(name: str, *, data_dir: Path, cache_dir: Path, source: Path | N
     return Dataset(name=name, images=decoded.images, labels=decoded.labels, split=split, class_names=CLASS_NAMES,
                    source_fingerprint=fingerprint, split_fingerprint=split_fp, split_seed=split_seed,
                    notes=decoded.notes, protocol=protocol, test_part=decoded.test_part)
+
+
+def load_cache_file(path: Path, name: str, *, split_seed: int = DEFAULT_SPLIT_SEED) -> Dataset:
+    """The dataset in one cache file (an uploaded dataset's, downloaded by fingerprint), whatever its name on disk."""
+    hit = _try_cache(Path(path), name, None)
+    if hit is None:
+        raise DatasetError(f"the cache file {path} of dataset {name!r} is corrupt or belongs to another dataset; "
+                           "delete it to download it again")
+    return _from_cache(name, *hit, split_seed)
 
 
 def _cached_meta(cache_dir: Path, name: str) -> dict | None:

@@ -43,6 +43,16 @@ class DataReport:
             data["imbalance_ratio"] = None
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> DataReport:
+        """The report `to_dict` wrote (e.g. an API answer), to print it with `to_text`."""
+        values = dict(data)
+        values["duplicates"] = DuplicateStats(**values["duplicates"])
+        values["notes"] = DecodeNotes.from_json(values["notes"])
+        if values.get("imbalance_ratio") is None:
+            values["imbalance_ratio"] = float("inf")
+        return cls(**values)
+
     def to_text(self) -> str:
         lines = [f"Dataset {self.name}: {self.images} images from {self.source} ({self.layout})",
                  f"  split seed {self.split_seed}, split fingerprint {self.split_fingerprint}, "

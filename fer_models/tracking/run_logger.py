@@ -47,6 +47,25 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def ensure_experiment(client: Any, name: str, tracking_uri: str) -> str:
+    """The id of MLflow experiment `name`, created (artifacts beside a local store) when missing."""
+    found = with_retries(lambda: client.get_experiment_by_name(name), what="experiment lookup")
+    if found is not None:
+        return found.experiment_id
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return with_retries(
+            lambda: client.create_experiment(name, artifact_location=local_artifact_root(tracking_uri)),
+            what="experiment creation",
+        )
+    except MlflowException:  # another process created it between our lookup and create
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
 class RunLogger:
     """Opens (or reopens) a run and logs params, per-epoch metrics, final metrics and artifacts."""
 
@@ -60,22 +79,7 @@ class RunLogger:
     # -- run lifecycle ---------------------------------------------------------------------------
 
     def experiment_id(self, dataset: str) -> str:
-        name = experiment_name_for(dataset)
-        found = with_retries(lambda: self.client.get_experiment_by_name(name), what="experiment lookup")
-        if found is not None:
-            return found.experiment_id
-        from mlflow.exceptions import MlflowException
-
-        try:
-            return with_retries(
-                lambda: self.client.create_experiment(name, artifact_location=local_artifact_root(self.tracking_uri)),
-                what="experiment creation",
-            )
-        except MlflowException:  # another process created it between our lookup and create
-            found = self.client.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return found.experiment_id
+        return ensure_experiment(self.client, experiment_name_for(dataset), self.tracking_uri)
 
     def open(self, dataset: str, *, run_id: str | None, run_name: str, tags: Mapping[str, str]) -> str:
         """Start a new run, or reopen `run_id` (a resumed or retried experiment) and mark it RUNNING."""

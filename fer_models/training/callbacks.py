@@ -126,9 +126,10 @@ class EngineCallback(keras.callbacks.Callback):
             self._epoch_interrupted = True
             self._stop("cancelled")
             return
-        # The first epoch always completes, so a budget stop has weights worth evaluating.
-        if (self.budget_seconds is not None and self.state.epochs_completed > 0
-                and self._elapsed_training() >= self.budget_seconds):
+        # The budget holds inside the first epoch too (an epoch of a large model on FER2013 can outlast a
+        # whole budget); the run then evaluates its weights as they are, and its training time counts.
+        if self.budget_seconds is not None and self._elapsed_training() >= self.budget_seconds:
+            self.state.train_seconds = self._elapsed_training()
             self._epoch_interrupted = True
             self._stop("time_budget")
             return

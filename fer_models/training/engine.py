@@ -56,9 +56,11 @@ def run_experiment(
     mlflow_run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
     hooks: RunHooks | None = None,
+    dataset_file: Path | None = None,
 ) -> ExperimentResult:
     """Train, evaluate and log one experiment; resume from work_dir's checkpoint when there is one.
 
+    dataset_file: the cache file of an uploaded dataset (read instead of looking for `spec.dataset`).
     tracking_uri None: no MLflow logging (benchmarks, quick trials). Raises TrainingError on
     divergence or out-of-memory, DatasetError/ModelError/SpecError on bad input (all before training),
     ResultNotLogged (with the computed test-set metrics) when the final logging to MLflow fails.
@@ -76,9 +78,12 @@ def run_experiment(
 
     if tracking_uri is not None:
         validate_tracking_uri(tracking_uri)  # before any data is loaded: a bad URI costs nothing
-    from fer_models.data.catalog import load_dataset
+    from fer_models.data.catalog import load_cache_file, load_dataset
 
-    dataset = load_dataset(spec.dataset, data_dir=data_dir, cache_dir=cache_dir, split_seed=spec.split_seed)
+    if dataset_file is not None:  # an uploaded dataset, its cache fetched by fingerprint
+        dataset = load_cache_file(dataset_file, spec.dataset, split_seed=spec.split_seed)
+    else:
+        dataset = load_dataset(spec.dataset, data_dir=data_dir, cache_dir=cache_dir, split_seed=spec.split_seed)
 
     logger = None
     if tracking_uri is not None:

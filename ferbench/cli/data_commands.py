@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fer_models.data.catalog import DEFAULT_SPLIT_SEED, list_datasets, load_dataset
-from fer_models.data.report import dataset_report
+from fer_models.data.report import DataReport, dataset_report
+from ferbench.cli.service_commands import _client, api_url_option
+from ferbench.dataset_pack import pack_folder
 from ferbench.kaggle_fetch import HOW_TO_GET_A_TOKEN, KAGGLE_DATASETS, FetchError, fetch, find_credentials
 from ferbench.settings import get_settings
 
@@ -99,6 +102,26 @@ def fetch_command(name: str, force: bool) -> None:
                      on_bytes=lambda done, total: bar.update(task, completed=done, total=total))
     click.echo(f"Downloaded {name} to {path} ({path.stat().st_size / 1e6:.1f} MB); `ferbench preprocess --dataset "
                f"{name}` decodes it once, or the first experiment on it does.")
+
+
+@datasets_command.command("upload")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--name", default=None, help="Dataset name (default: the file or folder's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's answer as JSON.")
+@api_url_option
+def upload_command(path: Path, name: str | None, as_json: bool, api_url: str | None) -> None:
+    """Register PATH (a .zip, a .csv, or a folder, packed as a zip) with the API, so that every worker can
+    train on it: decoded once on the server, its cache kept in the tracking server's artifact store."""
+    with tempfile.TemporaryDirectory(prefix="ferbench-pack-") as tmp:
+        sent = pack_folder(path, Path(tmp)) if path.is_dir() else path
+        with _client(api_url) as client:
+            answer = client.upload_dataset(sent, name)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+        return
+    click.echo(answer.message)
+    click.echo(f"usable on: {answer.dataset.usable_on}")
+    click.echo(DataReport.from_dict(answer.report).to_text())
 
 
 COMMANDS: list[click.Command] = [preprocess_command, datasets_command]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, false)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
@@ -239,3 +239,27 @@ class SweepTrial(Base):
     value: Mapped[float | None] = mapped_column(Float)  # the objective (mean over the trial's seeds)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UploadedDataset(Base):
+    """A dataset registered by upload: its decoded cache lives in MLflow's artifact store, found by fingerprint.
+
+    The row is inserted only once the cache is stored there, so every row can be downloaded by any worker.
+    """
+
+    __tablename__ = "uploaded_datasets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)  # the source's content fingerprint
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # csv | zip
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    upload_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cache_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cache_sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # what a worker's download must match
+    mlflow_run_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    artifact_path: Mapped[str] = mapped_column(String(255), nullable=False)  # the cache file inside that run
+    split_sizes: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # the data report, as decoded once
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_uploaded_datasets_fingerprint"),)

@@ -55,6 +55,7 @@ def empty_tables(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
+            conn.execute(text("DELETE FROM uploaded_datasets"))
             conn.execute(text("DELETE FROM reports"))
             conn.execute(text("DELETE FROM sweep_trials"))
             conn.execute(text("DELETE FROM sweeps"))

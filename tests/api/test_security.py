@@ -63,12 +63,15 @@ def test_leaderboard_metric_names_are_the_design_names() -> None:
 
 
 def test_the_api_validates_specs_without_importing_tensorflow_or_keras(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
     code = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
         "from api.main import create_app\n"
         "from ferbench.settings import Settings\n"
-        f"c = TestClient(create_app(Settings(home={str(tmp_path)!r}, data_dir={str(tmp_path)!r}, database_url='sqlite://')))\n"
+        "from ferbench.db.migrate import upgrade\n"
+        f"upgrade({url!r})\n"  # GET /datasets lists the uploaded datasets' rows too
+        f"c = TestClient(create_app(Settings(home={str(tmp_path)!r}, data_dir={str(tmp_path)!r}, database_url={url!r})))\n"
         "assert c.get('/models').status_code == 200\n"
         "assert c.get('/datasets').status_code == 200\n"
         "r = c.post('/experiments', json={'model': 'vgg19', 'hyperparameters': {'dropout': 7}})\n"
@@ -142,7 +145,7 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_endpoint_refuses_an_oversized_body_with_security_headers(make_client: MakeClient) -> None:
-    client = make_client(max_body_bytes=1000)
+    client = make_client(max_body_bytes=1000, max_upload_bytes=1000)  # POST /datasets has its own limit
     routes = _routes(client) + [("GET", "/openapi.json"), ("GET", "/docs"), ("POST", "/no-such-route")]
     assert len(routes) >= 9
     for method, path in routes:

@@ -92,7 +92,7 @@ def test_cancelling_a_running_job_stops_it_within_a_batch_and_keeps_its_checkpoi
 def test_the_time_budget_stops_gracefully_and_evaluates_the_best_checkpoint(
         local: Settings, mlflow_server: MlflowServer) -> None:
     before = counts(mlflow_server)
-    experiment_id = create(epochs=200, seed=22, time_budget_minutes=0.05)  # 3 s of training
+    experiment_id = create(epochs=200, seed=22, time_budget_minutes=0.2)  # 12 s: epochs end before the budget
     assert execute_experiment(experiment_id, local) == "succeeded"
     row = load(experiment_id)
     assert row.status == "succeeded" and row.stopped_reason == "time_budget"
@@ -104,7 +104,7 @@ def test_the_time_budget_stops_gracefully_and_evaluates_the_best_checkpoint(
     completed = int(run.data.metrics["test_epochs_completed"])
     assert 1 <= completed < 200
     assert run.data.metrics["test_accuracy"] == pytest.approx(result.accuracy)
-    record_fault("per-experiment time budget", "time_budget_minutes=0.05 on a 200-epoch spec",
+    record_fault("per-experiment time budget", "time_budget_minutes=0.2 on a 200-epoch spec",
                  f"stopped after {completed} epochs, evaluated on the best checkpoint, status succeeded with "
                  "stopped_reason time_budget; one result row, MLflow run FINISHED", before, counts(mlflow_server))
 

@@ -1,8 +1,8 @@
 """sweep_parent_run_closed: sweeps.parent_run_closed and parent_run_claimed_at, so that a sweep's MLflow parent
 run is closed exactly once
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 
 A sweep can now be ended by a process that never talks to MLflow (the API's cancel, which ends it at
 once when no trial is running): the workers close the parent run afterwards. The one whose conditional
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
