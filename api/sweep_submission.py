@@ -9,6 +9,7 @@ objective (validation metrics only: the test split is never tuned on). TF-free.
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,8 +19,10 @@ from pydantic import ValidationError
 from api.schemas import SweepIn, SweepParamIn, SweepPrunerIn
 from api.submission import SubmissionInvalid, load_json, one_spec, problem, spec_context, with_uploaded
 from fer_models.vocabulary import SWEEP_OBJECTIVES
+from ferbench.db.models import Sweep, utcnow
 from ferbench.settings import Settings
-from ferbench.sweeps.space import FIXED_FIELDS, HP_PREFIX, Param
+from ferbench.sweeps.advance import new_study_name
+from ferbench.sweeps.space import FIXED_FIELDS, HP_PREFIX, Param, space_to_dict
 
 Problems = list[dict[str, Any]]
 
@@ -31,6 +34,15 @@ class SweepRequest:
     params: list[Param]
     pruner: dict[str, Any]
     direction: str
+
+    def to_row(self) -> Sweep:
+        """The sweep's new row (status running, a fresh id and study name), as POST /sweeps stores it."""
+        body = self.body
+        return Sweep(id=str(uuid.uuid4()), status="running", model=self.base["model"], dataset=self.base["dataset"],
+                     base_spec=self.base, space=space_to_dict(self.params), sampler=body.sampler,
+                     sampler_seed=body.sampler_seed, pruner=self.pruner, objective=body.objective,
+                     direction=self.direction, n_trials=body.n_trials, parallel=body.parallel, seeds=body.seeds,
+                     study_name=new_study_name(), cancel_requested=False, created_at=utcnow())
 
 
 def tunable_fields() -> list[str]:

@@ -4,7 +4,8 @@ Each runs in its own process (`python -m bench.<name> <small arguments>`), so Te
 temporary folders of one never reach the next; each prints its own figures and its baseline ratio.
 `--full` runs them at their documented default sizes instead (up to an hour); `--only` picks some.
 Left out: `cpu_recipe` (a 30-minute training; `python -m bench.cpu_recipe --minutes 1` is its smoke
-run) and `reliability` (it regenerates docs/reliability.md from the fault tests).
+run), `sweep_fer2013` (13 FER2013 trainings; `--images 700 --trials 3 --epochs 2` is its smoke run) and
+`reliability` (it regenerates docs/reliability.md from the fault tests).
 
     python -m bench.run_all [--full] [--only bench_api bench_engine] [--dry-run]
 """
@@ -36,6 +37,7 @@ BENCHMARKS = (
     Benchmark("bench_dispatch", ("--samples", "5")),
     Benchmark("concurrency", ("--experiments", "10", "--clients", "2")),
     Benchmark("bench_ensemble", ("--repeats", "3")),
+    Benchmark("bench_sweeps", ("--trials", "6", "--pairs", "3")),
     Benchmark("bench_dataset_travel", ("--images", "2000", "--repeats", "1"), needs_fer2013=True),
 )
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 app = make_celery(get_settings())
 app.conf.include = ["worker.tasks"]
+# Celery's prefork pool plus one idle process ready for the next task (worker/pool.py); `-P prefork` picks it too.
+app.conf.worker_pool = "worker.pool:WarmSparePool"
 _stop_reaper = threading.Event()
 
 
@@ -88,5 +90,7 @@ def _fail_on_hard_time_limit(task_id: str | None = None, exception: BaseExceptio
         log.exception("could not mark %s failed after its hard time limit", task_id)
         return
     from worker.mlflow_runs import end_run_of_failed
+    from worker.sweep_trials import after_trial
 
     end_run_of_failed(task_id, get_settings().mlflow_tracking_uri)
+    after_trial(task_id, get_settings(), lambda experiment_id: enqueue_experiment(app, experiment_id))

@@ -81,6 +81,10 @@ def _execute(experiment_id: str, claimed: records.Claimed, settings: Settings,
         if trial is not None and trial.reporter.pruned_at is not None \
                 and not records.is_cancel_requested(experiment_id):
             records.pruned(experiment_id, trial.reporter.pruned_at)
+            from worker.mlflow_runs import tag_pruned
+
+            run_id = result.mlflow_run_id or claimed.mlflow_run_id
+            tag_pruned(settings.mlflow_tracking_uri, run_id, trial.reporter.pruned_at)
             log.info("experiment %s pruned after epoch %d", experiment_id, trial.reporter.pruned_at)
             return "pruned"
         if shutdown.requested() and not records.is_cancel_requested(experiment_id) and requeue is not None:

@@ -4,7 +4,9 @@ A worker whose host disappears leaves its job `running` with an unacknowledged m
 broker only gives back after its visibility timeout (hours, to cover long runs). Every worker runs
 `reap_once` at start-up and then every settings.reaper_interval_s on a daemon thread; tests and
 operators call it directly. Within settings.max_attempts a lost job is requeued (it resumes from its
-checkpoint); past it, it is failed with "worker lost N times".
+checkpoint); past it, it is failed with "worker lost N times". Each pass then brings every sweep up to
+date (worker/sweep_trials.py): a trial failed here, or one whose worker died before syncing its sweep,
+still opens the next trial, and an ended sweep's MLflow parent run is closed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ferbench.db.outbox import BrokerUnavailable
 from ferbench.settings import Settings
 from worker import records
 from worker.mlflow_runs import end_run_of_failed
+from worker.sweep_trials import catch_up
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ def reap_once(settings: Settings, enqueue: Callable[[str], None]) -> ReapReport:
     if report.requeued or report.failed:
         log.warning("reaper: requeued %s, failed %s (no heartbeat for %.0f s)", report.requeued, report.failed,
                     settings.heartbeat_stale_s)
+    catch_up(settings, enqueue)
     return report
 
 

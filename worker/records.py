@@ -229,6 +229,24 @@ def sweep_summary(sweep_id: str) -> tuple[Sweep, list[sweeps.TrialView]] | None:
         return None if sweep is None else (sweep, sweeps.trials_of(session, sweep_id))
 
 
+def running_sweeps() -> list[str]:
+    with session_scope() as session:
+        return sweeps.running_sweeps(session)
+
+
+def unclosed_sweeps() -> list[str]:
+    with session_scope() as session:
+        return sweeps.unclosed_sweeps(session)
+
+
+def claim_parent_run_close(sweep_id: str, lease_s: float) -> bool:
+    return bool(_retrying("sweep close claim", lambda s: sweeps.claim_parent_run_close(s, sweep_id, lease_s)))
+
+
+def end_parent_run_close(sweep_id: str, *, closed: bool) -> None:
+    _retrying("sweep close end", lambda s: sweeps.end_parent_run_close(s, sweep_id, closed=closed))
+
+
 def requeue(experiment_id: str, worker: str, enqueue: Callable[[str], None]) -> bool:
     """Give our own running job back to the queue (graceful shutdown); the attempt is not counted."""
     return bool(_retrying("requeue", lambda s: lifecycle.requeue_running(

@@ -70,29 +70,62 @@ def trial_run(claimed: records.Claimed, settings: Settings) -> TrialRun | None:
 
 
 def after_trial(experiment_id: str, settings: Settings, enqueue: Callable[[str], None] | None) -> None:
-    """Bring the experiment's sweep (if any) up to date; when that ended the sweep, finish its MLflow run.
+    """Bring the experiment's sweep (if any) up to date; once the sweep has ended, close its MLflow run.
 
     Runs after every end of a trial's experiment and on every delivery found already finished (a worker
-    killed between the two leaves the sweep to the redelivery). Never raises: the experiment's own
-    outcome is already recorded, and the next trial's end or delivery syncs again.
+    killed between the two leaves the sweep to the redelivery, or to the reaper). Never raises: the
+    experiment's own outcome is already recorded, and the next trial's end, delivery or reaper pass syncs again.
     """
     try:
         sweep_id = records.sweep_of(experiment_id)
         if sweep_id is None or enqueue is None:
             return
-        outcome = records.sync_sweep(sweep_id, enqueue)
-        if outcome.ended or outcome.opened:
-            log.info("sweep %s: trials ended %s, opened %s", sweep_id, outcome.ended, outcome.opened)
-        if outcome.finished:
-            log.info("sweep %s ended: %s", sweep_id, outcome.finished)
-            _finish_mlflow(sweep_id, settings)
+        bring_up_to_date(sweep_id, settings, enqueue)
     except Exception:  # noqa: BLE001 - see the docstring
         log.warning("could not bring the sweep of experiment %s up to date", experiment_id, exc_info=True)
 
 
+def bring_up_to_date(sweep_id: str, settings: Settings, enqueue: Callable[[str], None]) -> None:
+    outcome = records.sync_sweep(sweep_id, enqueue)
+    if outcome.ended or outcome.opened:
+        log.info("sweep %s: trials ended %s, opened %s", sweep_id, outcome.ended, outcome.opened)
+    if outcome.finished:
+        log.info("sweep %s ended: %s", sweep_id, outcome.finished)
+    close_parent_run(sweep_id, settings)
+
+
+def catch_up(settings: Settings, enqueue: Callable[[str], None]) -> None:
+    """The reaper's pass over sweeps: sync every running one (a trial failed by the reaper, or ended by a worker
+    that died before syncing, opens the next here) and close the parent run of every ended one still open (a
+    sweep the API's cancel ended). Each sweep on its own: one that fails is retried by the next pass."""
+    for sweep_id in records.running_sweeps() + records.unclosed_sweeps():
+        try:
+            bring_up_to_date(sweep_id, settings, enqueue)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("reaper: could not bring sweep %s up to date", sweep_id, exc_info=True)
+
+
+# Closing logs a few metrics and draws three plots: seconds. A claim this old belongs to a closer that died.
+CLOSE_LEASE_S = 600.0
+
+
+def close_parent_run(sweep_id: str, settings: Settings) -> bool:
+    """Log the ended sweep's summary and plots on its parent run and end it, once: the caller whose claim wins.
+
+    The claim is released when closing fails (the tracking server is down), so a later pass tries again; a
+    closer killed meanwhile leaves a claim that the reaper takes again after CLOSE_LEASE_S."""
+    if not settings.mlflow_tracking_uri or not records.claim_parent_run_close(sweep_id, CLOSE_LEASE_S):
+        return False
+    try:
+        _finish_mlflow(sweep_id, settings)
+    except BaseException:
+        records.end_parent_run_close(sweep_id, closed=False)
+        raise
+    records.end_parent_run_close(sweep_id, closed=True)
+    return True
+
+
 def _finish_mlflow(sweep_id: str, settings: Settings) -> None:
-    if not settings.mlflow_tracking_uri:
-        return
     from ferbench.sweeps import study
     from ferbench.sweeps.tracking import create_parent_run, finalize_parent_run
 
@@ -100,8 +133,8 @@ def _finish_mlflow(sweep_id: str, settings: Settings) -> None:
     if summary is None:
         return
     sweep, trials = summary
+    uri = settings.mlflow_tracking_uri
     if not sweep.mlflow_run_id:  # cancelled before any trial started
-        sweep.mlflow_run_id = records.set_sweep_parent_run(sweep_id, create_parent_run(settings.mlflow_tracking_uri,
-                                                                                         sweep))
+        sweep.mlflow_run_id = records.set_sweep_parent_run(sweep_id, create_parent_run(uri, sweep))  # type: ignore[arg-type]
     loaded = study.load(settings.resolved_database_url, StudyConfig.of(sweep))
-    finalize_parent_run(settings.mlflow_tracking_uri, sweep, trials, loaded)
+    finalize_parent_run(uri, sweep, trials, loaded)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api.routers.experiments import ExperimentId
+from api.routers.sweeps import SweepId
 from ferbench.db.models import LOWER_IS_BETTER, METRICS, PROTOCOLS, STATUSES
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -41,6 +42,7 @@ SHELLS = {
     "/ui/experiments": ("experiments.html", "Experiments", "experiments"),
     "/ui/submit": ("submit.html", "Submit", "submit"),
     "/ui/compare": ("compare.html", "Compare", "compare"),
+    "/ui/sweeps": ("sweeps.html", "Sweeps", "sweeps"),
 }
 for _path, (_template, _title, _nav) in SHELLS.items():
     router.add_api_route(_path, _shell(_template, _title, _nav), methods=["GET"], response_class=HTMLResponse)
@@ -49,3 +51,8 @@ for _path, (_template, _title, _nav) in SHELLS.items():
 @router.get("/ui/experiments/{experiment_id}", response_class=HTMLResponse)
 def experiment_page(request: Request, experiment_id: ExperimentId) -> HTMLResponse:
     return _page(request, "experiment.html", "Experiment", "experiments", experiment_id=experiment_id)
+
+
+@router.get("/ui/sweeps/{sweep_id}", response_class=HTMLResponse)
+def sweep_page(request: Request, sweep_id: SweepId) -> HTMLResponse:
+    return _page(request, "sweep.html", "Sweep", "sweeps", sweep_id=sweep_id)

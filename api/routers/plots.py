@@ -1,4 +1,5 @@
-"""GET /experiments/{id}/plots[/{name}]: the PNGs of an experiment's MLflow run, proxied from the tracking server.
+"""GET /experiments/{id}/plots[/{name}] and GET /sweeps/{id}/plots[/{name}]: the PNGs of an experiment's MLflow
+run, or of a sweep's parent run (Optuna's plots), proxied from the tracking server.
 
 The browser never talks to the tracking server itself: it may sit on a private network (compose), and
 its CORS and Host rules are set for the api and worker. Only `mlflow` is imported here, never Keras.
@@ -21,11 +22,13 @@ from sqlalchemy.orm import Session
 from api.deps import AppResources, get_session, require_read_key, resources
 from api.http_errors import found
 from api.routers.experiments import ExperimentId
+from api.routers.sweeps import SweepId
 from api.schemas import Problem
 from ferbench.db.experiments import get_experiment
+from ferbench.db.sweeps import get_sweep
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["experiments"], dependencies=[Depends(require_read_key)])
+router = APIRouter(dependencies=[Depends(require_read_key)])
 
 PLOTS_DIR = "plots"  # where fer_models.training.engine logs its figures in the run
 PLOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.png$")
@@ -40,6 +43,12 @@ class Plot(BaseModel):
 
 class PlotList(BaseModel):
     experiment_id: str
+    mlflow_run_id: str | None
+    plots: list[Plot]
+
+
+class SweepPlotList(BaseModel):
+    sweep_id: str
     mlflow_run_id: str | None
     plots: list[Plot]
 
@@ -86,12 +95,21 @@ def _plot_bytes(tracking_uri: str, run_id: str, name: str) -> bytes:
         return Path(local).read_bytes()
 
 
-def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[str | None, str]:
-    row = found(get_experiment(session, experiment_id), "experiment", experiment_id)
+def _tracking_uri(res: AppResources) -> str:
     uri = res.settings.mlflow_tracking_uri
     if not uri:
         raise HTTPException(status_code=503, detail="MLFLOW_TRACKING_URI is not set on the API server")
-    return row.mlflow_run_id, uri
+    return uri
+
+
+def _run_of(session: Session, res: AppResources, experiment_id: str) -> tuple[str | None, str]:
+    row = found(get_experiment(session, experiment_id), "experiment", experiment_id)
+    return row.mlflow_run_id, _tracking_uri(res)
+
+
+def _parent_run_of(session: Session, res: AppResources, sweep_id: str) -> tuple[str | None, str]:
+    row = found(get_sweep(session, sweep_id), "sweep", sweep_id)
+    return row.mlflow_run_id, _tracking_uri(res)
 
 
 def _run_missing(run_id: str) -> HTTPException:
@@ -103,42 +121,66 @@ def _unavailable() -> HTTPException:
                          headers={"Retry-After": "5"})
 
 
-@router.get("/experiments/{experiment_id}/plots", response_model=PlotList,
-            responses={404: {"model": Problem}, 503: {"model": Problem}})
-def list_plots(experiment_id: ExperimentId, session: Session = Depends(get_session),
-                     res: AppResources = Depends(resources)) -> PlotList:
-    """The figures its MLflow run holds under `plots/` (confusion matrix, training curves, ROC); empty before it has any."""
-    run_id, uri = _run_of(session, res, experiment_id)
+def _names(uri: str, run_id: str | None) -> list[str]:
     if run_id is None:
-        return PlotList(experiment_id=experiment_id, mlflow_run_id=None, plots=[])
+        return []
     try:
-        names = _plot_names(uri, run_id)
+        return _plot_names(uri, run_id)
     except RunMissing:
         raise _run_missing(run_id) from None
     except TrackingUnavailable:
         raise _unavailable() from None
-    return PlotList(experiment_id=experiment_id, mlflow_run_id=run_id,
-                    plots=[Plot(name=n, url=f"/experiments/{experiment_id}/plots/{n}") for n in names])
 
 
-@router.get("/experiments/{experiment_id}/plots/{name}", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "The PNG"},
-                       404: {"model": Problem}, 503: {"model": Problem}})
-def get_plot(experiment_id: ExperimentId,
-                   name: str = PathParam(max_length=128, description="A name from GET /experiments/{id}/plots"),
-                   session: Session = Depends(get_session), res: AppResources = Depends(resources)) -> Response:
-    """One figure of the run, as PNG bytes."""
-    run_id, uri = _run_of(session, res, experiment_id)
+def _png(uri: str, run_id: str | None, name: str, owner: str) -> Response:
     # Only names the run lists are fetched: a name never becomes a path of the client's choosing.
-    if run_id is None or not PLOT_NAME.match(name):
-        raise HTTPException(status_code=404, detail=f"no plot {name!r} for experiment {experiment_id!r}")
+    if run_id is None or not PLOT_NAME.match(name) or name not in _names(uri, run_id):
+        raise HTTPException(status_code=404, detail=f"no plot {name!r} for {owner}")
     try:
-        if name not in _plot_names(uri, run_id):
-            raise HTTPException(status_code=404, detail=f"no plot {name!r} for experiment {experiment_id!r}")
         body = _plot_bytes(uri, run_id, name)
-    except RunMissing:
-        raise _run_missing(run_id) from None
     except TrackingUnavailable:
         raise _unavailable() from None
     # A run's figures are written once, when it finishes.
     return Response(body, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+PNG = {200: {"content": {"image/png": {}}, "description": "The PNG"}, 404: {"model": Problem}, 503: {"model": Problem}}
+
+
+@router.get("/experiments/{experiment_id}/plots", response_model=PlotList, tags=["experiments"],
+            responses={404: {"model": Problem}, 503: {"model": Problem}})
+def list_plots(experiment_id: ExperimentId, session: Session = Depends(get_session),
+               res: AppResources = Depends(resources)) -> PlotList:
+    """The figures its MLflow run holds under `plots/` (confusion matrix, training curves, ROC); empty before it has any."""
+    run_id, uri = _run_of(session, res, experiment_id)
+    return PlotList(experiment_id=experiment_id, mlflow_run_id=run_id,
+                    plots=[Plot(name=n, url=f"/experiments/{experiment_id}/plots/{n}") for n in _names(uri, run_id)])
+
+
+@router.get("/experiments/{experiment_id}/plots/{name}", response_class=Response, tags=["experiments"], responses=PNG)
+def get_plot(experiment_id: ExperimentId,
+             name: str = PathParam(max_length=128, description="A name from GET /experiments/{id}/plots"),
+             session: Session = Depends(get_session), res: AppResources = Depends(resources)) -> Response:
+    """One figure of the run, as PNG bytes."""
+    run_id, uri = _run_of(session, res, experiment_id)
+    return _png(uri, run_id, name, f"experiment {experiment_id!r}")
+
+
+@router.get("/sweeps/{sweep_id}/plots", response_model=SweepPlotList, tags=["sweeps"],
+            responses={404: {"model": Problem}, 503: {"model": Problem}})
+def list_sweep_plots(sweep_id: SweepId, session: Session = Depends(get_session),
+                     res: AppResources = Depends(resources)) -> SweepPlotList:
+    """Optuna's figures on the sweep's parent run (optimisation history, parameter importances, parallel
+    coordinates), logged once the sweep has ended; empty before."""
+    run_id, uri = _parent_run_of(session, res, sweep_id)
+    return SweepPlotList(sweep_id=sweep_id, mlflow_run_id=run_id,
+                         plots=[Plot(name=n, url=f"/sweeps/{sweep_id}/plots/{n}") for n in _names(uri, run_id)])
+
+
+@router.get("/sweeps/{sweep_id}/plots/{name}", response_class=Response, tags=["sweeps"], responses=PNG)
+def get_sweep_plot(sweep_id: SweepId,
+                   name: str = PathParam(max_length=128, description="A name from GET /sweeps/{id}/plots"),
+                   session: Session = Depends(get_session), res: AppResources = Depends(resources)) -> Response:
+    """One figure of the sweep's parent run, as PNG bytes."""
+    run_id, uri = _parent_run_of(session, res, sweep_id)
+    return _png(uri, run_id, name, f"sweep {sweep_id!r}")

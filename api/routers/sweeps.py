@@ -21,30 +21,17 @@ from api.schemas import Problem, SweepIn, SweepList, SweepOut
 from api.sweep_submission import SweepRequest, parse_sweep
 from api.sweep_views import sweep_out
 from ferbench.db import sweeps
-from ferbench.db.models import Sweep, utcnow
-from ferbench.sweeps.advance import new_study_name, start_sweep
-from ferbench.sweeps.space import space_to_dict
+from ferbench.sweeps.advance import start_sweep, sync_sweep
 
 router = APIRouter(tags=["sweeps"])
 
 SweepId = Annotated[str, Path(min_length=1, max_length=64, description="Sweep id (uuid)")]
 
 
-def _row(request: SweepRequest) -> Sweep:
-    import uuid
-
-    body = request.body
-    return Sweep(id=str(uuid.uuid4()), status="running", model=request.base["model"], dataset=request.base["dataset"],
-                 base_spec=request.base, space=space_to_dict(request.params), sampler=body.sampler,
-                 sampler_seed=body.sampler_seed, pruner=request.pruner, objective=body.objective,
-                 direction=request.direction, n_trials=body.n_trials, parallel=body.parallel, seeds=body.seeds,
-                 study_name=new_study_name(), cancel_requested=False, created_at=utcnow())
-
-
 def _start(res: AppResources, request: SweepRequest) -> SweepOut:
     session = res.session_factory()()
     try:
-        sweep = start_sweep(session, res.settings.resolved_database_url, _row(request), res.enqueue)
+        sweep = start_sweep(session, res.settings.resolved_database_url, request.to_row(), res.enqueue)
         return sweep_out(sweep, sweeps.trials_of(session, sweep.id), res.settings.mlflow_tracking_uri, with_trials=True)
     finally:
         session.close()
@@ -86,8 +73,12 @@ def get_sweep(sweep_id: SweepId, session: Session = Depends(get_session),
              dependencies=[Depends(require_write_key)], responses={404: {"model": Problem}, 409: {"model": Problem}})
 def cancel_sweep(sweep_id: SweepId, session: Session = Depends(get_session),
                  res: AppResources = Depends(resources)) -> SweepOut:
-    """No further trial starts; queued trials are cancelled at once, running ones stop within a batch."""
+    """No further trial starts; queued trials are cancelled at once, running ones stop within a batch. With no
+    trial running the sweep ends `cancelled` at once (the workers' reaper then closes its MLflow run)."""
     with answer_as({sweeps.SweepNotFound: 404, sweeps.SweepConflict: 409}):
-        row = sweeps.request_cancel(session, sweep_id)
+        sweeps.request_cancel(session, sweep_id)
+    # The trials of the experiments cancelled just now end here: no worker will ever deliver them.
+    sync_sweep(session, res.settings.resolved_database_url, sweep_id, res.enqueue)
+    row = sweeps.get_sweep(session, sweep_id)
     return sweep_out(row, sweeps.trials_of(session, sweep_id), res.settings.mlflow_tracking_uri, with_trials=True)
 

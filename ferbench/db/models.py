@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Also imported from here by the SQL layer's callers. Each metric is a column (and an index) below.
@@ -211,6 +211,9 @@ class Sweep(Base):
     study_name: Mapped[str] = mapped_column(String(64), nullable=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64))  # the parent run of the trials' runs
+    # Once the sweep has ended (whoever ended it), one worker claims closing its parent run, then sets closed.
+    parent_run_closed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    parent_run_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ferbench.db.models import FINISHED, Experiment, Result, Sweep, SweepTrial, utcnow
@@ -153,6 +154,38 @@ def set_parent_run(session: Session, sweep_id: str, run_id: str) -> str:
                     .values(mlflow_run_id=run_id).execution_options(synchronize_session=False))
     session.commit()
     return str(session.scalar(select(Sweep.mlflow_run_id).where(Sweep.id == sweep_id)))
+
+
+def running_sweeps(session: Session) -> list[str]:
+    return list(session.scalars(select(Sweep.id).where(Sweep.status == "running").order_by(Sweep.created_at)))
+
+
+def unclosed_sweeps(session: Session) -> list[str]:
+    """Ended sweeps whose MLflow parent run nobody has closed yet (ended by the API's cancel, or their closer died)."""
+    return list(session.scalars(select(Sweep.id).where(Sweep.status != "running", Sweep.parent_run_closed.is_(False))
+                                .order_by(Sweep.created_at)))
+
+
+def claim_parent_run_close(session: Session, sweep_id: str, lease_s: float) -> bool:
+    """The right to close an ended sweep's parent run: True for one caller at a time. A claim older than `lease_s`
+    is taken again (its closer died between claiming and closing)."""
+    now = utcnow()
+    changed = session.execute(
+        update(Sweep).where(Sweep.id == sweep_id, Sweep.status != "running", Sweep.parent_run_closed.is_(False),
+                            or_(Sweep.parent_run_claimed_at.is_(None),
+                                Sweep.parent_run_claimed_at < now - timedelta(seconds=lease_s)))
+        .values(parent_run_claimed_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return changed == 1
+
+
+def end_parent_run_close(session: Session, sweep_id: str, *, closed: bool) -> None:
+    """The claim's end: closed for good, or released (the tracking server is down) for a later pass."""
+    values = {"parent_run_closed": True} if closed else {"parent_run_claimed_at": None}
+    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values)
+                    .execution_options(synchronize_session=False))
+    session.commit()
 
 
 def request_cancel(session: Session, sweep_id: str) -> Sweep:

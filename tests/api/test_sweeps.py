@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 import redis
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import queued_task_ids
+from ferbench.db import sweeps
+from ferbench.db.session import make_session_factory
+from ferbench.services.mlflow_server import MlflowServer
+from tests.api.conftest import MakeClient, queued_task_ids
+from tests.api.test_pages import _run_with_plots
 
 BASE = {"model": "cnn-small", "dataset": "synthetic", "epochs": 2, "batch_size": 16}
 SPACE = {"learning_rate": {"kind": "log", "low": 1e-4, "high": 1e-2},
@@ -50,8 +56,11 @@ def test_cancel_cancels_the_queued_trials_and_refuses_a_second_time_once_ended(c
     cancelled = client.post(f"/sweeps/{sweep['id']}/cancel")
     assert cancelled.status_code == 202
     body = cancelled.json()
-    assert body["status"] == "cancelling"
     assert {e["status"] for t in body["trials"] for e in t["experiments"]} == {"cancelled"}
+    # No trial was running: the sweep ends at once, its trials cancelled, none opened in their place.
+    assert body["status"] == "cancelled" and body["trial_states"] == {"cancelled": 2} and body["finished_at"]
+    assert client.get(f"/sweeps/{sweep['id']}").json()["status"] == "cancelled"
+    assert client.post(f"/sweeps/{sweep['id']}/cancel").status_code == 409
     assert client.post("/sweeps/nope/cancel").status_code == 404
     assert client.get("/sweeps/nope").status_code == 404
 
@@ -91,3 +100,25 @@ def test_a_bad_base_spec_and_an_overfull_grid_are_refused(client: TestClient) ->
     errors = _locs(client.post("/sweeps", json={**grid, "space": {"hp.filters": grid["space"]["hp.filters"]}}))
     assert "the grid has 2 points" in errors["body.n_trials"]
     assert _locs(client.post("/sweeps", json={**_sweep(), "space": {}}))["body.space"]
+
+
+def test_the_parent_runs_plots_are_listed_and_proxied(make_client: MakeClient, db_url: str,
+                                                      mlflow_server: MlflowServer, tmp_path: Path) -> None:
+    client = make_client(mlflow_tracking_uri=mlflow_server.url)
+    sweep = client.post("/sweeps", json=_sweep()).json()
+    assert client.get(f"/sweeps/{sweep['id']}/plots").json() == {"sweep_id": sweep["id"], "mlflow_run_id": None,
+                                                                  "plots": []}  # no parent run yet
+    run_id, png = _run_with_plots(mlflow_server.url, tmp_path)
+    session = make_session_factory(db_url)()
+    try:
+        sweeps.set_parent_run(session, sweep["id"], run_id)
+    finally:
+        session.close()
+    listed = client.get(f"/sweeps/{sweep['id']}/plots").json()
+    assert listed["plots"] == [{"name": "confusion_matrix.png",
+                                "url": f"/sweeps/{sweep['id']}/plots/confusion_matrix.png"}]
+    image = client.get(listed["plots"][0]["url"])
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png" and image.content == png
+    for name in ("notes.txt", "missing.png", "..%2F..%2Fetc%2Fpasswd"):
+        assert client.get(f"/sweeps/{sweep['id']}/plots/{name}").status_code == 404, name
+    assert client.get("/sweeps/nope/plots").status_code == 404

@@ -202,6 +202,34 @@ const FB = (() => {
     run();
   }
 
+  // A run's figures from `listPath` (GET .../plots) into the page's #plots-card, #plots-note and #plots. They are
+  // fetched as blobs (not <img src>) so that the key header goes along when reads need one. Resolves true when
+  // there is nothing more to ask for (shown, none logged, or refused), false after an outage.
+  async function showPlots(listPath, noneText) {
+    const card = document.getElementById("plots-card");
+    const note = document.getElementById("plots-note");
+    const answer = await api(listPath);
+    card.hidden = false;
+    if (!answer.ok) {
+      note.textContent = `Plots unavailable: ${detailText(answer.data)}`;
+      return answer.status < 500;
+    }
+    if (!answer.data.plots.length) {
+      note.textContent = noneText;
+      return true;
+    }
+    note.textContent = "";
+    const figures = await Promise.all(answer.data.plots.map(async (plot) => {
+      const image = await api(plot.url, { asBlob: true });
+      const label = plot.name.replace(/\.png$/, "").replace(/_/g, " ");
+      return el("figure", { "data-plot": plot.name },
+        image.ok ? el("img", { src: URL.createObjectURL(image.data), alt: label }) : el("p", { class: "error-text" }, "not available"),
+        el("figcaption", {}, label));
+    }));
+    document.getElementById("plots").replaceChildren(...figures);
+    return true;
+  }
+
   function query() { return new URLSearchParams(window.location.search); }
 
   // The page's filters live in its address, so a view can be shared (never the key).
@@ -224,5 +252,5 @@ const FB = (() => {
   showKeyState();
 
   return { METRICS, LOWER_IS_BETTER, FINISHED, api, detailText, notice, el, fill, fmtMetric, fmtStd, fmtDuration, fmtTime,
-           shortId, metricLabel, badge, progressBar, poll, query, setQuery, fillSelect, isNumber, askForKey };
+           shortId, metricLabel, badge, progressBar, poll, query, setQuery, fillSelect, isNumber, askForKey, showPlots };
 })();

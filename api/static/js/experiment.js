@@ -62,31 +62,6 @@
       ["finished", FB.fmtTime(exp.finished_at)], ["last heartbeat", FB.fmtTime(exp.heartbeat_at)]]));
   }
 
-  async function showPlots() {
-    const card = document.getElementById("plots-card");
-    const answer = await api(`${path}/plots`);
-    card.hidden = false;
-    if (!answer.ok) {
-      document.getElementById("plots-note").textContent = `Plots unavailable: ${FB.detailText(answer.data)}`;
-      return answer.status < 500;  // only an outage is worth asking again
-    }
-    if (!answer.data.plots.length) {
-      document.getElementById("plots-note").textContent = "This run logged no plots.";
-      return true;
-    }
-    document.getElementById("plots-note").textContent = "";
-    // Fetched as blobs (not <img src>) so that the key header goes along when reads need one.
-    const figures = await Promise.all(answer.data.plots.map(async (plot) => {
-      const image = await api(plot.url, { asBlob: true });
-      const label = plot.name.replace(/\.png$/, "").replace(/_/g, " ");
-      return el("figure", { "data-plot": plot.name },
-        image.ok ? el("img", { src: URL.createObjectURL(image.data), alt: label }) : el("p", { class: "error-text" }, "not available"),
-        el("figcaption", {}, label));
-    }));
-    document.getElementById("plots").replaceChildren(...figures);
-    return true;
-  }
-
   async function tick() {
     polling = await refresh();
     return polling;
@@ -105,7 +80,7 @@
     FB.notice("");
     render(answer.data);
     const finished = FB.FINISHED.has(answer.data.status);
-    if (finished && answer.data.mlflow_run_id && !plotsShown) plotsShown = await showPlots();
+    if (finished && answer.data.mlflow_run_id && !plotsShown) plotsShown = await FB.showPlots(`${path}/plots`, "This run logged no plots.");
     return !finished || !plotsShown && Boolean(answer.data.mlflow_run_id);
   }
 

@@ -23,7 +23,7 @@ SPACE = {"learning_rate": {"kind": "log", "low": 1e-4, "high": 1e-2},
          "hp.filters": {"kind": "choice", "values": [8, 16, 32]}}
 
 
-def _sweep(**overrides: Any) -> Sweep:
+def new_sweep(**overrides: Any) -> Sweep:
     values: dict[str, Any] = dict(
         id=str(uuid.uuid4()), status="running", model="cnn-small", dataset="synthetic", base_spec=BASE, space=SPACE,
         sampler="tpe", sampler_seed=0, pruner={"kind": "median", "startup_trials": 1}, objective="val_accuracy",
@@ -56,7 +56,7 @@ def _optuna_states(url: str, sweep: Sweep, session: Session) -> list[str]:
 
 def test_trials_open_up_to_parallel_and_end_once_with_the_seeds_mean(db_url: str, session: Session) -> None:
     sent = Sent()
-    sweep = start_sweep(session, db_url, _sweep(seeds=2), sent)
+    sweep = start_sweep(session, db_url, new_sweep(seeds=2), sent)
     views = sweeps.trials_of(session, sweep.id)
     assert [v.trial.number for v in views] == [0, 1] and len(sent) == 4
     assert sorted(e.seed for e in views[0].experiments) == [5, 6]
@@ -75,7 +75,7 @@ def test_trials_open_up_to_parallel_and_end_once_with_the_seeds_mean(db_url: str
 def test_a_sweep_ends_with_exactly_n_trials_and_its_best_even_with_concurrent_syncs(
         db_url: str, session: Session, session_factory: Callable[[], Session]) -> None:
     sent = Sent()
-    sweep = start_sweep(session, db_url, _sweep(n_trials=6, parallel=3), sent)
+    sweep = start_sweep(session, db_url, new_sweep(n_trials=6, parallel=3), sent)
     outcomes = {0: ("succeeded", 0.4), 1: ("pruned", None), 2: ("failed", None), 3: ("succeeded", 0.8),
                 4: ("succeeded", 0.6), 5: ("cancelled", None)}
     finished = []
@@ -107,7 +107,7 @@ def test_a_sweep_ends_with_exactly_n_trials_and_its_best_even_with_concurrent_sy
 
 def test_a_cancelled_sweep_opens_nothing_more_and_ends_cancelled(db_url: str, session: Session) -> None:
     sent = Sent()
-    sweep = start_sweep(session, db_url, _sweep(n_trials=4, parallel=2), sent)
+    sweep = start_sweep(session, db_url, new_sweep(n_trials=4, parallel=2), sent)
     sweeps.request_cancel(session, sweep.id)
     outcome = sync_sweep(session, db_url, sweep.id, sent)
     assert outcome.opened == [] and outcome.finished == "cancelled" and len(sent) == 2
@@ -115,7 +115,7 @@ def test_a_cancelled_sweep_opens_nothing_more_and_ends_cancelled(db_url: str, se
 
 
 def test_trial_specs_apply_the_values_to_the_base_per_seed() -> None:
-    specs = trial_specs(_sweep(seeds=3), {"learning_rate": 0.01, "hp.filters": 8})
+    specs = trial_specs(new_sweep(seeds=3), {"learning_rate": 0.01, "hp.filters": 8})
     assert [s["seed"] for s in specs] == [5, 6, 7]
     assert all(s["learning_rate"] == 0.01 and s["hyperparameters"] == {"filters": 8} for s in specs)
     assert BASE["hyperparameters"] == {"filters": 32}  # the base is not changed
@@ -126,7 +126,7 @@ def test_the_median_pruner_stops_a_trial_below_the_median_on_a_rigged_objective(
     from ferbench.sweeps.study import TrialReporter
 
     sent = Sent()
-    sweep = start_sweep(session, db_url, _sweep(n_trials=3, parallel=2), sent)
+    sweep = start_sweep(session, db_url, new_sweep(n_trials=3, parallel=2), sent)
     config = study.StudyConfig.of(sweep)
     good, bad = (v.trial.optuna_trial_id for v in sweeps.trials_of(session, sweep.id))
     reporter = TrialReporter(db_url, config, good, "val_accuracy")
@@ -142,3 +142,26 @@ def test_the_median_pruner_stops_a_trial_below_the_median_on_a_rigged_objective(
     assert sync_sweep(session, db_url, sweep.id, sent).ended == [1]
     assert sweeps.trials_of(session, sweep.id)[1].trial.state == "pruned"
     assert sweeps.get_sweep(session, sweep.id).status == "running"  # trial 2 was opened in its place
+
+
+def test_closing_the_parent_run_is_claimed_by_one_caller_released_on_failure_and_retaken_after_the_lease(
+        db_url: str, session: Session) -> None:
+    from datetime import timedelta
+
+    sweep = start_sweep(session, db_url, new_sweep(n_trials=2, parallel=1), Sent())
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)  # still running: nothing to close
+    sweeps.request_cancel(session, sweep.id)
+    assert sync_sweep(session, db_url, sweep.id, Sent()).finished == "cancelled"
+    assert sweeps.unclosed_sweeps(session) == [sweep.id]
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)  # one closer at a time
+    sweeps.end_parent_run_close(session, sweep.id, closed=False)  # it failed: released at once
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    # Its closer died: after the lease another may take it.
+    session.execute(update(Sweep).where(Sweep.id == sweep.id).values(parent_run_claimed_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    assert sweeps.claim_parent_run_close(session, sweep.id, lease_s=600)
+    sweeps.end_parent_run_close(session, sweep.id, closed=True)
+    session.execute(update(Sweep).where(Sweep.id == sweep.id).values(parent_run_claimed_at=utcnow() - timedelta(hours=1)))
+    session.commit()
+    assert not sweeps.claim_parent_run_close(session, sweep.id, lease_s=600) and sweeps.unclosed_sweeps(session) == []
