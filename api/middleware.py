@@ -48,16 +48,18 @@ async def _json_response(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class BodySizeLimit:
-    """413 for a body over `max_bytes`, whether or not the client declared its length."""
+    """413 for a body over `max_bytes` (or over its path's own limit in `path_limits`, e.g. image uploads),
+    whether or not the client declared its length."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None) -> None:
+        self.app, self.max_bytes, self.path_limits = app, max_bytes, dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body larger than {self.max_bytes} bytes; send at most {self.max_bytes} bytes"
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
+        message = f"request body larger than {limit} bytes; send at most {limit} bytes"
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -65,7 +67,7 @@ class BodySizeLimit:
                 except ValueError:
                     await _json_response(send, 400, {"detail": "invalid Content-Length header"})
                     return
-                if declared > self.max_bytes:
+                if declared > limit:
                     await _json_response(send, 413, {"detail": message})
                     return
         seen = 0
@@ -76,7 +78,7 @@ class BodySizeLimit:
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return msg
 

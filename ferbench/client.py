@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import ExperimentOut, LeaderboardOut, ModelOut, SweepList, SweepOut, WriteupReportOut
+from api.schemas import (ExperimentOut, LeaderboardOut, ModelOut, ModelVersionOut, PredictOut, RegistryOut, SweepList,
+                         SweepOut, WriteupReportOut)
 from fer_models.errors import FerBenchError
 from ferbench.settings import Settings
 
@@ -30,6 +31,9 @@ _MODELS = TypeAdapter(list[ModelOut])
 _WRITEUP_REPORT = TypeAdapter(WriteupReportOut)
 _SWEEP = TypeAdapter(SweepOut)
 _SWEEPS = TypeAdapter(SweepList)
+_VERSION = TypeAdapter(ModelVersionOut)
+_REGISTRY = TypeAdapter(RegistryOut)
+_PREDICTION = TypeAdapter(PredictOut)
 
 
 class ApiError(FerBenchError):
@@ -115,6 +119,24 @@ class ApiClient:
 
     def writeup_png(self, report_id: str) -> bytes:
         return self._request("GET", "/reports/writeup.png", params={"id": report_id}).content
+
+    def promote(self, experiment_id: str, *, name: str, alias: str) -> ModelVersionOut:
+        """POST /registry/promote: the new registered version, with `alias` on it."""
+        return self._call(_VERSION, "POST", "/registry/promote",
+                          json={"experiment_id": experiment_id, "name": name, "alias": alias})
+
+    def registry(self) -> RegistryOut:
+        return self._call(_REGISTRY, "GET", "/registry")
+
+    def predict(self, files: list[tuple[str, bytes]], *, model: str, annotate: bool = False,
+                cropped: bool = False) -> PredictOut | bytes:
+        """POST /predict with (filename, bytes) images: the faces found, or the annotated PNG with `annotate`."""
+        params = {"model": model, "annotate": "true" if annotate else "false",
+                  "faces": "cropped" if cropped else "detect"}
+        uploads = [("image", (name, data)) for name, data in files]
+        if annotate:
+            return self._request("POST", "/predict", params=params, files=uploads).content
+        return self._call(_PREDICTION, "POST", "/predict", params=params, files=uploads)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

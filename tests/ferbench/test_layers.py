@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHELL = ("ferbench.cli", "ferbench.client", "ferbench.stack", "ferbench.services", "ferbench.testing")
+SHELL = ("ferbench.cli", "ferbench.client", "ferbench.stack", "ferbench.services", "ferbench.serving", "ferbench.testing")
 
 
 def test_the_library_the_api_and_the_worker_never_import_the_application_shell() -> None:

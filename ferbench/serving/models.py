@@ -1,0 +1,148 @@
+"""Registered model versions loaded once and kept warm, and the references (alias, version, experiment
+id) that point at them, re-checked in the background so that a moved alias is picked up.
+
+A request never waits for a reload: the new version is loaded beside the old one, and only then does
+the reference switch to it, so every request in between is answered by the old version.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_models.tracking.model_registry import ModelRegistry, VersionInfo, download_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    experiment_id: str | None
+    class_names: tuple[str, ...]
+    input_size: int
+    predict: Callable[[np.ndarray], np.ndarray]  # uint8 (N, S, S) -> float32 (N, classes)
+
+
+def _predict_function(model: object) -> Callable[[np.ndarray], np.ndarray]:
+    """One compiled call per batch: under TensorFlow a tf.function with a batch-free signature (traced once,
+    no per-call Keras bookkeeping); otherwise Keras' predict_on_batch."""
+    import keras
+
+    size = int(model.input_shape[1])  # type: ignore[attr-defined]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(input_signature=[tf.TensorSpec([None, size, size], tf.uint8)], jit_compile=False)
+        def run(images: tf.Tensor) -> tf.Tensor:
+            x = tf.expand_dims(tf.cast(images, tf.float32), -1)
+            return model(x, training=False)  # type: ignore[operator]
+
+        return lambda images: run(images).numpy()
+
+    def run_keras(images: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(images.astype(np.float32)[..., np.newaxis]))  # type: ignore[attr-defined]
+
+    return run_keras
+
+
+def load_version(registry: ModelRegistry, version: VersionInfo) -> LoadedModel:
+    """Download a registered version's model and make it ready to predict (one warm-up call)."""
+    from fer_models.data.labels import CLASS_NAMES
+    from fer_models.tracking.keras_model import load_keras_model
+    from fer_models.tracking.runs import TrainingRuns
+
+    folder = download_version(registry, version)
+    model = load_keras_model(folder)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    if version.run_id:
+        try:
+            class_names = tuple(TrainingRuns(registry.tracking_uri).report(version.run_id)["class_names"])
+        except Exception:  # noqa: BLE001 - a run without its report: the canonical classes, as trained
+            log.warning("run %s has no per-class report; assuming the seven canonical classes", version.run_id)
+    predict = _predict_function(model)
+    size = int(model.input_shape[1])
+    predict(np.zeros((1, size, size), dtype=np.uint8))  # trace and warm up before the first request
+    return LoadedModel(name=version.name, version=version.version, experiment_id=version.experiment_id,
+                       class_names=class_names, input_size=size, predict=predict)
+
+
+@dataclass
+class _Reference:
+    version: str
+    checked: float
+
+
+class ModelCache:
+    """Models by (registered name, version), references by (registered name, reference)."""
+
+    def __init__(self, registry: ModelRegistry, refresh_s: float,
+                 loader: Callable[[ModelRegistry, VersionInfo], LoadedModel] = load_version) -> None:
+        self.registry, self.refresh_s, self._loader = registry, refresh_s, loader
+        self._models: dict[tuple[str, str], LoadedModel] = {}
+        self._refs: dict[tuple[str, str], _Reference] = {}
+        self._lock = threading.Lock()  # guards the two dicts
+        self._load_lock = threading.Lock()  # one load at a time: TensorFlow graphs are built one by one anyway
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get(self, name: str, ref: str) -> LoadedModel:
+        """The model `ref` points at now; the first request for a reference resolves and loads it."""
+        with self._lock:
+            known = self._refs.get((name, ref))
+            if known is not None:
+                return self._models[(name, known.version)]
+        version = self.registry.resolve(name, ref)  # UnknownModelRef names what exists
+        model = self._load(version)
+        with self._lock:
+            self._refs.setdefault((name, ref), _Reference(version.version, time.monotonic()))
+            return self._models[(name, self._refs[(name, ref)].version)]
+
+    def _load(self, version: VersionInfo) -> LoadedModel:
+        key = (version.name, version.version)
+        with self._load_lock:
+            with self._lock:
+                if key in self._models:
+                    return self._models[key]
+            model = self._loader(self.registry, version)
+            with self._lock:
+                self._models[key] = model
+            log.info("loaded %s version %s", version.name, version.version)
+            return model
+
+    def refresh(self) -> None:
+        """Re-resolve every reference; load what moved, then switch to it, then drop unused versions."""
+        with self._lock:
+            refs = list(self._refs.items())
+        for (name, ref), known in refs:
+            try:
+                version = self.registry.resolve(name, ref)
+                if version.version != known.version:
+                    self._load(version)
+                    log.info("%s@%s moved from version %s to %s", name, ref, known.version, version.version)
+            except Exception:  # noqa: BLE001 - keep serving what is loaded; try again next round
+                log.warning("could not re-check %s@%s", name, ref, exc_info=True)
+                continue
+            with self._lock:
+                self._refs[(name, ref)] = _Reference(version.version, time.monotonic())
+        with self._lock:
+            used = {(name, r.version) for (name, _), r in self._refs.items()}
+            for key in [k for k in self._models if k not in used]:
+                del self._models[key]
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self.refresh_s):
+                self.refresh()
+
+        self._thread = threading.Thread(target=loop, name="alias-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
