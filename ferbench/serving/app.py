@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -102,7 +103,7 @@ class Predictor:
         if options["annotate"]:
             return Response(annotated_png(results[0]), media_type="image/png",
                             headers={"X-Model-Version": model.version, "X-Faces": str(len(results[0].faces))})
-        return JSONResponse(_body(results, model, options["ref"]))
+        return Response(orjson.dumps(_body(results, model, options["ref"])), media_type="application/json")
 
 
 def create_serve_app(settings: Settings | None = None, cache: ModelCache | None = None) -> Starlette:

@@ -8,6 +8,7 @@ A JPEG is decoded straight to gray (libjpeg skips the colour conversion), the fa
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from fer_models.errors import FerBenchError
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pillow names a JPEG with extra frames (phone cameras' depth maps) MPO: it is a JPEG all the same.
 _FORMAT_ALIASES = {"MPO": "JPEG"}
 
@@ -52,12 +54,39 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba)
 
 
+def _plain_gray_png(data: bytes, max_pixels: int) -> np.ndarray | None:
+    """The pixels of an 8-bit grayscale, still, opaque PNG (what cropped faces usually are), decoded by
+    OpenCV at a fraction of Pillow's per-image cost; None for anything else (the general path decides).
+
+    Lossless, so the pixels are exactly Pillow's. The header is read by hand: size and kind first.
+    """
+    if len(data) < 33 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    bit_depth, colour_type, interlace = data[24], data[25], data[28]
+    if (bit_depth, colour_type, interlace) != (8, 0, 0) or width * height > max_pixels:
+        return None
+    first_image = data.find(b"IDAT")
+    if first_image < 0 or data.find(b"acTL", 0, first_image) >= 0 or data.find(b"tRNS", 0, first_image) >= 0:
+        return None  # animated or with a transparent grey: the general path notes or flattens it
+    import cv2
+
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.shape != (height, width) or pixels.dtype != np.uint8:
+        return None  # truncated or odd: the general path says what is wrong
+    return pixels
+
+
 def decode_image(data: bytes, filename: str | None, *, max_pixels: int, want_rgb: bool = False) -> DecodedImage:
     """Decode one upload; BadImage names the file, what was wrong and what is accepted."""
     name = filename or "upload"
     accepted = ", ".join(ACCEPTED_FORMATS)
     if not data:
         raise BadImage(f"{name}: empty file; send a {accepted} image")
+    if not want_rgb:
+        gray = _plain_gray_png(data, max_pixels)
+        if gray is not None:
+            return DecodedImage(filename=filename, gray=gray, rgb=None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns on odd metadata; the checks below decide
