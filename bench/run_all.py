@@ -36,6 +36,7 @@ BENCHMARKS = (
     Benchmark("bench_dispatch", ("--samples", "5")),
     Benchmark("concurrency", ("--experiments", "10", "--clients", "2")),
     Benchmark("bench_ensemble", ("--repeats", "3")),
+    Benchmark("bench_serving", ("--faces", "1400", "--batches", "5", "--rounds", "2", "--requests", "60")),
 )
 
 

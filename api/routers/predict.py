@@ -55,9 +55,9 @@ async def predict(
     try:
         answer = await _client(request).post(url, params=query, content=await request.body(),
                                              headers={"content-type": request.headers.get("content-type", "")})
-    except httpx.HTTPError as exc:
-        return JSONResponse({"detail": f"the serving process at {settings.resolved_serve_url} is unreachable "
-                                       f"({type(exc).__name__}); start it with `ferbench serve` or `ferbench up`"},
+    except httpx.HTTPError:
+        return JSONResponse({"detail": f"the serving process at {settings.resolved_serve_url} is unreachable; "
+                                       "start it with `ferbench serve` or `ferbench up`"},
                             status_code=503, headers={"Retry-After": "5"})
     headers = {k: v for k, v in answer.headers.items() if k.lower() in _FORWARDED_HEADERS}
     return Response(answer.content, status_code=answer.status_code, headers=headers)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from api.schemas import ModelVersionOut, Problem, PromoteIn, RegistryOut
 from ferbench.settings import Settings
 
 router = APIRouter(tags=["registry"])
+T = TypeVar("T")
 
 
 def tracking_uri_of(settings: Settings) -> str:
@@ -20,6 +22,23 @@ def tracking_uri_of(settings: Settings) -> str:
         raise HTTPException(status_code=503, detail="no MLflow tracking server is configured (MLFLOW_TRACKING_URI); "
                                                     "the registry lives there")
     return settings.mlflow_tracking_uri
+
+
+def _or_503(call: Callable[[], T]) -> T:
+    """A tracking server that is down or refuses: 503 naming it, never a trace (PromotionRefused passes)."""
+    from mlflow.exceptions import MlflowException
+
+    from fer_models.tracking.uri import TrackingError
+
+    try:
+        return call()
+    except (MlflowException, TrackingError, OSError) as exc:
+        if isinstance(exc, TrackingError):
+            reason = str(exc)
+        else:
+            reason = "it did not answer as expected; retry later"
+        raise HTTPException(status_code=503, detail=f"the MLflow registry is unavailable: {reason}",
+                            headers={"Retry-After": "5"}) from None
 
 
 def version_out(version: Any) -> dict[str, Any]:
@@ -39,7 +58,8 @@ def promote(body: PromoteIn, session: Session = Depends(get_session),
 
     uri = tracking_uri_of(settings)
     try:
-        version = promote_experiment(session, body.experiment_id, tracking_uri=uri, name=body.name, alias=body.alias)
+        version = _or_503(lambda: promote_experiment(session, body.experiment_id, tracking_uri=uri, name=body.name,
+                                                     alias=body.alias))
     except PromotionRefused as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from None
     return version_out(version)
@@ -51,6 +71,6 @@ def registry(settings: Settings = Depends(get_settings_dep)) -> dict[str, Any]:
     """Every registered model with its aliases and versions (each version's tags link to its experiment)."""
     from fer_models.tracking.model_registry import ModelRegistry
 
-    models = ModelRegistry(tracking_uri_of(settings)).list()
+    models = _or_503(lambda: ModelRegistry(tracking_uri_of(settings)).list())
     return {"models": [{"name": m.name, "aliases": dict(m.aliases), "versions": [version_out(v) for v in m.versions]}
                        for m in models]}

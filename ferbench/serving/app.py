@@ -132,7 +132,7 @@ def create_serve_app(settings: Settings | None = None, cache: ModelCache | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        cache.start()
+        cache.start(preload=(DEFAULT_MODEL_NAME, DEFAULT_ALIAS))
         yield
         cache.stop()
 

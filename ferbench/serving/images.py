@@ -94,8 +94,8 @@ def decode_image(data: bytes, filename: str | None, *, max_pixels: int, want_rgb
     except Image.DecompressionBombError:
         raise BadImage(f"{name}: the image claims more pixels than the limit of {max_pixels:,} "
                        "(FERBENCH_MAX_IMAGE_PIXELS); send a smaller image", status=413) from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise BadImage(f"{name}: not an image ({type(exc).__name__}); accepted formats: {accepted}") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise BadImage(f"{name}: not an image in a format this service reads; accepted formats: {accepted}") from None
     fmt = _FORMAT_ALIASES.get(image.format or "", image.format or "unknown")
     if fmt not in ACCEPTED_FORMATS:
         raise BadImage(f"{name}: {fmt} images are not accepted; accepted formats: {accepted}", status=415)
@@ -117,8 +117,8 @@ def decode_image(data: bytes, filename: str | None, *, max_pixels: int, want_rgb
         gray_image = image if image.mode == "L" else image.convert("L")
         gray = np.asarray(gray_image, dtype=np.uint8)
         rgb = np.asarray(image.convert("RGB"), dtype=np.uint8) if want_rgb else None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise BadImage(f"{name}: the {fmt} data is truncated or damaged ({exc}); send the whole file") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        raise BadImage(f"{name}: the {fmt} data is truncated or damaged; send the whole file") from None
     if gray.ndim != 2 or gray.size == 0:
         raise BadImage(f"{name}: the image has no pixels")
     return DecodedImage(filename=filename, gray=gray, rgb=rgb, notes=notes)

@@ -194,8 +194,16 @@ class ModelCache:
             for key in [k for k in self._models if k not in used]:
                 del self._models[key]
 
-    def start(self) -> None:
+    def start(self, preload: tuple[str, str] | None = None) -> None:
+        """Re-check references every refresh_s; first load `preload` (name, reference) if it exists, so
+        the first request does not wait for it."""
+
         def loop() -> None:
+            if preload is not None:
+                try:
+                    self.get(*preload)
+                except Exception:  # noqa: BLE001 - nothing registered yet is normal: requests will say so
+                    log.info("nothing to preload as %s@%s yet", *preload)
             while not self._stop.wait(self.refresh_s):
                 self.refresh()
 

@@ -142,7 +142,7 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_endpoint_refuses_an_oversized_body_with_security_headers(make_client: MakeClient) -> None:
-    client = make_client(max_body_bytes=1000)
+    client = make_client(max_body_bytes=1000, max_upload_bytes=1000)  # /predict has a limit of its own
     routes = _routes(client) + [("GET", "/openapi.json"), ("GET", "/docs"), ("POST", "/no-such-route")]
     assert len(routes) >= 9
     for method, path in routes:
