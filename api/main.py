@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import AppResources
 from api.middleware import BodySizeLimit, SecurityHeaders
-from api.routers import datasets, ensembles, experiments, health, leaderboard, models, pages, plots, recipes, reports, sweeps
+from api.routers import (datasets, ensembles, experiments, health, leaderboard, models, pages, plots, predict, recipes,
+                         registry, reports, sweeps)
 from api.submission import SubmissionInvalid, problem
 from ferbench.settings import Settings, get_settings
 
@@ -68,9 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     resources = AppResources(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(instance: FastAPI) -> AsyncIterator[None]:
         yield
         resources.close()
+        serve_client = getattr(instance.state, "serve_client", None)  # POST /predict's connection pool
+        if serve_client is not None:
+            await serve_client.aclose()
 
     # FastAPIOffline serves Swagger UI's and ReDoc's assets from its wheel: /docs works without internet.
     app = FastAPIOffline(
@@ -84,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.resources = resources
     for router in (health.router, models.router, recipes.router, datasets.router, experiments.router, plots.router,
-                   leaderboard.router, ensembles.router, sweeps.router, reports.router, pages.router):
+                   leaderboard.router, ensembles.router, sweeps.router, reports.router, pages.router, registry.router,
+                   predict.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     experiments.document_ranges_in_force(app, settings)
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Content-Type", "X-API-Key", "Idempotency-Key"], allow_credentials=False)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       per_path={"/datasets": (settings.max_upload_bytes, "FERBENCH_MAX_UPLOAD_BYTES")})
+                       per_path={"/datasets": (settings.max_upload_bytes, "FERBENCH_MAX_UPLOAD_BYTES"),
+                                 "/predict": (settings.max_predict_bytes, "FERBENCH_MAX_PREDICT_BYTES")})
 
     return app

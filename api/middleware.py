@@ -48,7 +48,7 @@ async def _json_response(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class BodySizeLimit:
-    """413 for a body over `max_bytes` (or the path's own limit in `per_path`, e.g. dataset uploads),
+    """413 for a body over `max_bytes` (or the path's own limit in `per_path`, e.g. dataset and image uploads),
     whether or not the client declared its length: a refused body is never stored."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, tuple[int, str]] | None = None) -> None:

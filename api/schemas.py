@@ -346,3 +346,71 @@ class DatasetUploadOut(BaseModel):
     message: str
     dataset: DatasetOut
     report: dict[str, Any] = Field(description="The data report: class balance per split, duplicates, what was skipped")
+
+
+# ---- the model registry and predictions (issue 13) -------------------------------------------------------------
+
+
+class PromoteIn(BaseModel):
+    experiment_id: str = Field(min_length=1, max_length=64, description="A succeeded experiment")
+    name: str = Field(default="fer-emotion", min_length=1, max_length=128, description="Registered model name")
+    alias: str = Field(default="champion", min_length=1, max_length=64, description="Alias moved onto the new version")
+
+
+class ModelVersionOut(BaseModel):
+    model_config = {"protected_namespaces": ()}
+
+    name: str
+    version: str
+    aliases: list[str] = Field(description="The aliases pointing at this version")
+    experiment_id: str | None = Field(description="The FER Bench experiment it came from")
+    source: str = Field(description="The MLflow model it was registered from (models:/<id> or runs:/<run>/model)")
+    run_id: str | None
+    model_id: str | None = Field(description="MLflow logged model id")
+    tags: dict[str, str] = Field(description="experiment_id, dataset, split_fingerprint, recipe, test_accuracy, ...")
+    created_ms: int
+
+
+class RegisteredModelOut(BaseModel):
+    name: str
+    aliases: dict[str, str] = Field(description="alias -> version")
+    versions: list[ModelVersionOut]
+
+
+class RegistryOut(BaseModel):
+    models: list[RegisteredModelOut]
+
+
+class FaceBox(BaseModel):
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class FaceOut(BaseModel):
+    box: FaceBox = Field(description="Where the face is in the image, in pixels; the whole image with faces=cropped")
+    emotion: str
+    probabilities: dict[str, float] = Field(description="Every class's probability, in the model's class order")
+
+
+class ImagePredictionOut(BaseModel):
+    filename: str | None
+    width: int
+    height: int
+    faces: list[FaceOut] = Field(description="Empty when no face was found (not an error)")
+    notes: list[str] = Field(default_factory=list, description="e.g. that only the first frame of an animation was read")
+
+
+class ServedModelOut(BaseModel):
+    model_config = {"protected_namespaces": ()}
+
+    name: str
+    version: str
+    reference: str = Field(description="What the request asked for: an alias, a version or an experiment id")
+    experiment_id: str | None
+
+
+class PredictOut(BaseModel):
+    model: ServedModelOut
+    images: list[ImagePredictionOut]

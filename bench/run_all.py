@@ -39,6 +39,7 @@ BENCHMARKS = (
     Benchmark("bench_ensemble", ("--repeats", "3")),
     Benchmark("bench_sweeps", ("--trials", "6", "--pairs", "3")),
     Benchmark("bench_dataset_travel", ("--images", "2000", "--repeats", "1"), needs_fer2013=True),
+    Benchmark("bench_serving", ("--faces", "1400", "--batches", "5", "--rounds", "2", "--requests", "60")),
 )
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import (DatasetUploadOut, ExperimentOut, LeaderboardOut, ModelOut, SweepList, SweepOut,
-                         WriteupReportOut)
+from api.schemas import (DatasetUploadOut, ExperimentOut, LeaderboardOut, ModelOut, ModelVersionOut, PredictOut,
+                         RegistryOut, SweepList, SweepOut, WriteupReportOut)
 from fer_models.errors import FerBenchError
 from ferbench.settings import Settings
 
@@ -35,6 +35,9 @@ _SWEEPS = TypeAdapter(SweepList)
 _UPLOADED = TypeAdapter(DatasetUploadOut)
 # Decoding a large upload on the server takes a while: the answer may come long after the last byte is sent.
 _UPLOAD_TIMEOUT = httpx.Timeout(30.0, read=900.0, write=900.0)
+_VERSION = TypeAdapter(ModelVersionOut)
+_REGISTRY = TypeAdapter(RegistryOut)
+_PREDICTION = TypeAdapter(PredictOut)
 
 
 class ApiError(FerBenchError):
@@ -126,6 +129,24 @@ class ApiClient:
         with open(path, "rb") as handle:
             return self._call(_UPLOADED, "POST", "/datasets", files={"file": (Path(path).name, handle)},
                               data={"name": name} if name else {}, timeout=_UPLOAD_TIMEOUT)
+
+    def promote(self, experiment_id: str, *, name: str, alias: str) -> ModelVersionOut:
+        """POST /registry/promote: the new registered version, with `alias` on it."""
+        return self._call(_VERSION, "POST", "/registry/promote",
+                          json={"experiment_id": experiment_id, "name": name, "alias": alias})
+
+    def registry(self) -> RegistryOut:
+        return self._call(_REGISTRY, "GET", "/registry")
+
+    def predict(self, files: list[tuple[str, bytes]], *, model: str, annotate: bool = False,
+                cropped: bool = False) -> PredictOut | bytes:
+        """POST /predict with (filename, bytes) images: the faces found, or the annotated PNG with `annotate`."""
+        params = {"model": model, "annotate": "true" if annotate else "false",
+                  "faces": "cropped" if cropped else "detect"}
+        uploads = [("image", (name, data)) for name, data in files]
+        if annotate:
+            return self._request("POST", "/predict", params=params, files=uploads).content
+        return self._call(_PREDICTION, "POST", "/predict", params=params, files=uploads)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

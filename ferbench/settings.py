@@ -48,6 +48,17 @@ class Settings(BaseSettings):
                                      description="A worker's local cache of uploaded datasets, least recently used evicted first")
     worker_idle_exit_s: float | None = Field(default=None, gt=0,
                                              description="A worker exits after this long without a task (KEDA ScaledJob pods); unset: never")
+    # Predictions (issue 13): the serving process and what /predict accepts.
+    serve_url: str | None = Field(default=None, description="The serving process the API's POST /predict forwards "
+                                                            "to; unset: http://FERBENCH_SERVE_HOST:FERBENCH_SERVE_PORT")
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8100
+    serve_refresh_s: float = Field(default=2.0, gt=0, description="How often the serving process checks where "
+                                                                  "the aliases it serves point")
+    max_predict_bytes: int = Field(default=20_000_000, ge=1, description="Largest POST /predict body")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="Largest image (width x height) /predict "
+                                                                        "decodes; checked before decoding")
+    max_images_per_request: int = Field(default=512, ge=1, description="Most images in one POST /predict")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     mlflow_host: str = "127.0.0.1"
@@ -61,6 +72,10 @@ class Settings(BaseSettings):
     def spec_caps(self) -> dict[str, int]:
         """The spec validation context that makes the caps the ranges in force (fer_models.training.spec.CAPS)."""
         return {CAPS["epochs"]: self.max_epochs, CAPS["batch_size"]: self.max_batch_size}
+
+    @property
+    def resolved_serve_url(self) -> str:
+        return (self.serve_url or f"http://{self.serve_host}:{self.serve_port}").rstrip("/")
 
     @property
     def api_key_list(self) -> list[str]:

@@ -45,6 +45,7 @@ class StackUrls:
     mlflow_ui: str
     broker: str
     database: str
+    serve: str = ""  # the serving process POST /predict forwards to
 
 
 @dataclass
@@ -113,6 +114,10 @@ def api_command(host: str, port: int) -> list[str]:
         sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
         "--host", host, "--port", str(port), "--log-level", "warning", "--no-server-header",
     ]
+
+
+def serve_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "ferbench.cli.main", "serve", "--host", host, "--port", str(port)]
 
 
 def migrate(database_url: str, log_dir: Path) -> None:
@@ -184,6 +189,9 @@ class Stack:
             raise StackError(
                 f"port {s.api_port} on {s.api_host} is already in use: stop what runs there or set FERBENCH_API_PORT"
             )
+        if not s.serve_url and not port_is_free(s.serve_host, s.serve_port):
+            raise StackError(f"port {s.serve_port} on {s.serve_host} is already in use: stop what runs there, "
+                             "set FERBENCH_SERVE_PORT, or point FERBENCH_SERVE_URL at a running serving process")
         if not s.mlflow_tracking_uri and not port_is_free(s.mlflow_host, s.mlflow_port):
             raise StackError(
                 f"port {s.mlflow_port} on {s.mlflow_host} is already in use: stop what runs there, "
@@ -205,6 +213,11 @@ class Stack:
             self.children.append(
                 spawn(f"worker-{index + 1}", worker_command(name=f"ferbench-{index + 1}"), env=worker_env, log_dir=self.log_dir)
             )
+        if not s.serve_url:
+            self.echo("starting the serving process")
+            self.children.append(spawn("serve", serve_command(s.serve_host, s.serve_port), env=env,
+                                       log_dir=self.log_dir))
+        env["FERBENCH_SERVE_URL"] = s.resolved_serve_url
         self.echo("starting the API")
         self.children.append(spawn("api", api_command(s.api_host, s.api_port), env=env, log_dir=self.log_dir))
 
@@ -212,9 +225,14 @@ class Stack:
         wait_until(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, timeout_s=self.startup_timeout_s,
                    what=f"the API at {api}/health", died=self._first_death, error=StackError)
         self._wait_for_workers(broker_url)
+        serve = s.resolved_serve_url
+        wait_until(lambda: httpx.get(f"{serve}/health", timeout=2).status_code == 200,
+                   timeout_s=self.startup_timeout_s, what=f"the serving process at {serve}/health",
+                   died=self._first_death, error=StackError)
         self.urls = StackUrls(
             api=api, docs=f"{api}/docs", leaderboard=f"{api}/leaderboard",
             mlflow_ui=_ui_url(tracking_uri), broker=_redact(broker_url), database=_redact(env["FERBENCH_DATABASE_URL"]),
+            serve=serve,
         )
         return self.urls
 

@@ -112,7 +112,7 @@ def _log(ensemble: Ensemble, spec: EnsembleSpec, dataset: str, member_runs: Mapp
     from pathlib import Path
 
     from fer_models.evaluation.plots import plot_confusion_matrix
-    from fer_models.tracking.run_logger import RunLogger
+    from fer_models.tracking.run_logger import RunLogger, final_metric_keys
 
     logger = RunLogger(tracking_uri)
     repeats = Counter(spec.members)
@@ -131,7 +131,7 @@ def _log(ensemble: Ensemble, spec: EnsembleSpec, dataset: str, member_runs: Mapp
     try:
         logger.log_params({"method": spec.method, "n_members": len(spec.members), "members": ",".join(spec.members),
                            **{f"weight.{m}": round(w, 6) for m, w in ensemble.weights.items()}})
-        logger.log_metrics({f"test_{k}": v for k, v in ensemble.metrics.items()})
+        logger.log_metrics(final_metric_keys(ensemble.metrics))
         names = list(ensemble.predictions.class_names)
         with tempfile.TemporaryDirectory(prefix="ferbench-ensemble-") as tmp:
             logger.log_artifact(plot_confusion_matrix(ensemble.report.confusion_matrix, names,

@@ -16,16 +16,39 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fer_models.tracking.logged_model import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
 from fer_models.tracking.retry import with_retries
 from fer_models.tracking.uri import local_artifact_root, validate_tracking_uri
 
 if TYPE_CHECKING:
     from fer_models.tracking.keras_model import StagedModel
+    from fer_models.tracking.logged_model import DatasetRef
 
 EXPERIMENT_PREFIX = "ferbench-"
 MAX_PARAM_LENGTH = 6000  # MLflow 3's limit on a param value
 log = logging.getLogger(__name__)
 _BATCH = 100  # params and metrics per log_batch call (MLflow limits a batch to 100 params)
+
+
+TEST_PREFIX = "test_"
+# Figures of the training and of the model's size are not measured on the test set: not `test_`-prefixed.
+TRAINING_FIGURES = frozenset({"train_seconds", "epoch_seconds", "epochs_completed", "params", "params_trainable",
+                              "model_bytes", "flops_per_image"})
+# `epoch_seconds` is also the per-epoch series: its final mean gets a key of its own.
+_FINAL_KEYS = {"epoch_seconds": "mean_epoch_seconds"}
+
+
+def final_metric_keys(metrics: Mapping[str, float]) -> dict[str, float]:
+    """Final values under their MLflow keys: `test_<name>` for test-set metrics, training figures unprefixed."""
+    return {(_FINAL_KEYS.get(k, k) if k in TRAINING_FIGURES else f"{TEST_PREFIX}{k}"): v for k, v in metrics.items()}
+
+
+def final_metric_names(logged: Mapping[str, float]) -> dict[str, float]:
+    """The inverse of final_metric_keys over a run's logged metrics: final values under their DESIGN.md names."""
+    inverse = {_FINAL_KEYS.get(name, name): name for name in TRAINING_FIGURES}
+    out = {k.removeprefix(TEST_PREFIX): v for k, v in logged.items() if k.startswith(TEST_PREFIX)}
+    out.update({inverse[k]: v for k, v in logged.items() if k in inverse})
+    return out
 
 
 def experiment_name_for(dataset: str) -> str:
@@ -48,15 +71,20 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def ensure_experiment(client: Any, name: str, tracking_uri: str) -> str:
-    """The id of MLflow experiment `name`, created (artifacts beside a local store) when missing."""
+    """The id of MLflow experiment `name`, created (artifacts beside a local store) when missing, and tagged so
+    that MLflow's UI opens it in its model-training view rather than its GenAI view."""
     found = with_retries(lambda: client.get_experiment_by_name(name), what="experiment lookup")
     if found is not None:
+        if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING_KIND:  # made before the tag was set
+            with_retries(lambda: client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG,
+                                                           MODEL_TRAINING_KIND), what="experiment tag")
         return found.experiment_id
     from mlflow.exceptions import MlflowException
 
     try:
         return with_retries(
-            lambda: client.create_experiment(name, artifact_location=local_artifact_root(tracking_uri)),
+            lambda: client.create_experiment(name, artifact_location=local_artifact_root(tracking_uri),
+                                             tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND}),
             what="experiment creation",
         )
     except MlflowException:  # another process created it between our lookup and create
@@ -121,15 +149,27 @@ class RunLogger:
         existing = with_retries(lambda: self.client.get_run(self.run_id), what="run lookup").data.params
         self._log_batches("params", [Param(k, v) for k, v in flatten(params).items() if k not in existing])
 
-    def log_metrics(self, metrics: Mapping[str, float], *, step: int = 0) -> None:
-        """Finite numeric metrics only (MLflow rejects NaN on some stores; a NaN metric means 'undefined')."""
+    def log_metrics(self, metrics: Mapping[str, float], *, step: int = 0, model_id: str | None = None,
+                    dataset: DatasetRef | None = None) -> None:
+        """Finite numeric metrics only (MLflow rejects NaN on some stores; a NaN metric means 'undefined').
+
+        `model_id` links them to a logged model, `dataset` to the data they were measured on.
+        """
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._log_batches("metrics", [Metric(k, float(v), now, step) for k, v in metrics.items()
+        name, digest = (dataset.name, dataset.digest) if dataset is not None else (None, None)
+        self._log_batches("metrics", [Metric(k, float(v), now, step, model_id=model_id, dataset_name=name,
+                                             dataset_digest=digest)
+                                      for k, v in metrics.items()
                                       if isinstance(v, (int, float)) and math.isfinite(float(v))])
+
+    def log_dataset(self, dataset: DatasetRef) -> None:
+        from fer_models.tracking.logged_model import log_dataset_input
+
+        log_dataset_input(self.client, self.run_id, dataset)
 
     def _log_batches(self, kind: str, items: list[Any]) -> None:
         """`log_batch(tags= | params= | metrics=)` in chunks of _BATCH, each retried on its own."""
@@ -149,11 +189,22 @@ class RunLogger:
             path.write_bytes(data)
             self.log_artifact(path, artifact_path)
 
-    def log_staged_model(self, staged: StagedModel) -> str:
-        """Upload a model already written by keras_model.save_keras_flavour; return its model URI."""
-        from fer_models.tracking.keras_model import upload_staged_model
+    def log_staged_model(self, staged: StagedModel, *, name: str, tags: Mapping[str, str] | None = None,
+                         step: int = 0) -> str:
+        """Upload a model already written by keras_model.save_keras_flavour, under the run's `model/` and as
+        the run's MLflow logged model `name`; return the logged model's id (link final metrics to it).
 
-        return upload_staged_model(self.client, self.run_id, staged)
+        `name` must not be `model`: MLflow 3 resolves `runs:/<run>/<name>/...` paths to a logged model of
+        that name, which would hide the run's own `model/` folder from artifact listings.
+        """
+        from fer_models.tracking.keras_model import MODEL_ARTIFACT_PATH, upload_staged_model
+        from fer_models.tracking.logged_model import log_logged_model
+
+        if name == MODEL_ARTIFACT_PATH:
+            raise ValueError(f"a logged model may not be named {MODEL_ARTIFACT_PATH!r}")
+        upload_staged_model(self.client, self.run_id, staged)
+        return log_logged_model(self.client, self.run_id, staged.folder, name=name, model_type="keras",
+                                tags=tags or {}, step=step)
 
 
 def end_run(tracking_uri: str | None, run_id: str | None, status: str, error: str) -> bool:

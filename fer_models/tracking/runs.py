@@ -15,11 +15,10 @@ from typing import Any
 
 from fer_models.errors import FerBenchError
 from fer_models.tracking.keras_model import MODEL_ARTIFACT_PATH
-from fer_models.tracking.run_logger import EXPERIMENT_PREFIX, experiment_name_for
+from fer_models.tracking.run_logger import EXPERIMENT_PREFIX, TEST_PREFIX, experiment_name_for, final_metric_names
 from fer_models.tracking.uri import validate_tracking_uri
 
 REPORT_ARTIFACT = "per_class_report.json"  # as the training engine logs it
-TEST_PREFIX = "test_"
 _MAX_RUNS = 5000
 
 
@@ -49,8 +48,8 @@ class TrainedRun:
         return self.tags.get("split_fingerprint")
 
     def test_metrics(self) -> dict[str, float]:
-        """The final test-set metrics under their DESIGN.md names (without MLflow's `test_` prefix)."""
-        return {k.removeprefix(TEST_PREFIX): v for k, v in self.metrics.items() if k.startswith(TEST_PREFIX)}
+        """The final metrics under their DESIGN.md names (test-set ones without MLflow's `test_` prefix)."""
+        return final_metric_names(self.metrics)
 
 
 def _record(run: Any) -> TrainedRun:

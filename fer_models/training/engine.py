@@ -97,7 +97,10 @@ def run_experiment(
         if hooks.on_run_started is not None:
             hooks.on_run_started(run_id)
         if logger is not None:
+            from fer_models.tracking.logged_model import DatasetRef
+
             logger.log_params(_run_params(spec, dataset))
+            logger.log_dataset(DatasetRef.of(dataset))
         result = _train_and_evaluate(spec, dataset, work_dir, state, run_id, logger, hooks)
     except BaseException as exc:
         if logger is not None and logger.run_id is not None:
@@ -348,7 +351,16 @@ def _log_final(logger: Any, spec: ExperimentSpec, dataset: Any, evaluation: Any,
                state: CheckpointState, staged: StagedModel) -> None:
     from fer_models.evaluation.plots import plot_confusion_matrix, plot_roc_curves, plot_training_curves
 
-    logger.log_metrics({f"test_{k}": v for k, v in metrics.items()}, step=state.epochs_completed)
+    from fer_models.tracking.logged_model import DatasetRef
+    from fer_models.tracking.run_logger import final_metric_keys
+
+    model_tags = {"model": spec.model, "dataset": dataset.name, "split_fingerprint": dataset.split_fingerprint}
+    if spec.recipe:
+        model_tags["recipe"] = spec.recipe
+    # The model first, so that the final metrics can be linked to it (MLflow 3's model metrics).
+    model_id = logger.log_staged_model(staged, name=spec.model, tags=model_tags, step=state.epochs_completed)
+    logger.log_metrics(final_metric_keys(metrics), step=state.epochs_completed, model_id=model_id,
+                       dataset=DatasetRef.of(dataset))
     names = list(dataset.class_names)
     title = f"{spec.model} on {dataset.name}"
     with tempfile.TemporaryDirectory(prefix="ferbench-artifacts-") as tmp:
@@ -366,4 +378,3 @@ def _log_final(logger: Any, spec: ExperimentSpec, dataset: Any, evaluation: Any,
          "confusion_matrix": evaluation.report.confusion_matrix, "metrics": metrics, "tta": spec.tta},
         "per_class_report.json",
     )
-    logger.log_staged_model(staged)

@@ -9,7 +9,7 @@ import click
 
 from fer_models.errors import FerBenchError
 from ferbench.cli import (data_commands, db_commands, ensemble_commands, experiment_commands, model_commands,
-                          reproduce_commands, service_commands, sweep_commands)
+                          reproduce_commands, service_commands, serving_commands, sweep_commands)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +19,7 @@ def cli() -> None:
 
 
 for _module in (data_commands, model_commands, experiment_commands, service_commands, ensemble_commands,
-                reproduce_commands, db_commands, sweep_commands):
+                reproduce_commands, db_commands, sweep_commands, serving_commands):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

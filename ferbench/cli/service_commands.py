@@ -185,6 +185,8 @@ def _print_urls(urls: Any, *, err: bool = False) -> None:
     click.echo(f"MLflow UI:    {urls.mlflow_ui}", err=err)
     click.echo(f"Leaderboard:  {urls.leaderboard}", err=err)
     click.echo(f"API:          {urls.api}   broker: {urls.broker}   database: {urls.database}", err=err)
+    if urls.serve:
+        click.echo(f"Predictions:  {urls.api}/predict (serving process {urls.serve})", err=err)
 
 
 @contextmanager

@@ -7,20 +7,26 @@ paths, module or exception names).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from schemathesis.checks import not_a_server_error
 
 from api.main import create_app
+from ferbench.services.mlflow_server import MlflowServer
 from ferbench.services.redis_server import RedisServer
 from ferbench.settings import Settings
 from ferbench.testing.databases import migrated_database
+from ferbench.testing.live_serve import live_serve
+from ferbench.testing.registered_models import build_model, register_model
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: an absolute path in a body is a leak
 MAX_EXAMPLES = 80
@@ -32,11 +38,21 @@ LEAKS = re.compile(
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[object]:
+def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer,
+               mlflow_server: MlflowServer) -> Iterator[object]:
     home = tmp_path_factory.mktemp("fuzz")
-    with migrated_database("sqlite", home) as url:
+    # POST /predict is fuzzed through to a real serving process with a registered champion.
+    register_model(mlflow_server.url, build_model("cnn-small", 0), name="fer-emotion", alias="champion",
+                   experiment_id="fuzz")
+    with migrated_database("sqlite", home) as url, live_serve(home=home, tracking_uri=mlflow_server.url) as serve:
+        # The champion loaded before fuzzing: its first load may outlast the fuzzer's 10 s read timeout.
+        warm = io.BytesIO()
+        Image.new("L", (48, 48), 128).save(warm, "PNG")
+        httpx.post(f"{serve.url}/predict", params={"faces": "cropped"}, timeout=120,
+                   files={"image": ("warm.png", warm.getvalue())}).raise_for_status()
         settings_ = Settings(home=home, data_dir=home / "data", database_url=url, broker_url=redis_server.url,
-                             mlflow_tracking_uri=str(home / "mlruns"), api_keys="fuzz-key", max_epochs=5)
+                             mlflow_tracking_uri=mlflow_server.url, api_keys="fuzz-key", max_epochs=5,
+                             serve_url=serve.url)
         yield create_app(settings_)
 
 

@@ -145,7 +145,8 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 
 
 def test_every_endpoint_refuses_an_oversized_body_with_security_headers(make_client: MakeClient) -> None:
-    client = make_client(max_body_bytes=1000, max_upload_bytes=1000)  # POST /datasets has its own limit
+    # POST /datasets and /predict have limits of their own
+    client = make_client(max_body_bytes=1000, max_upload_bytes=1000, max_predict_bytes=1000)
     routes = _routes(client) + [("GET", "/openapi.json"), ("GET", "/docs"), ("POST", "/no-such-route")]
     assert len(routes) >= 9
     for method, path in routes:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHELL = ("ferbench.cli", "ferbench.client", "ferbench.stack", "ferbench.services", "ferbench.testing",
-         "ferbench.dataset_pack")
+SHELL = ("ferbench.cli", "ferbench.client", "ferbench.stack", "ferbench.services", "ferbench.serving",
+         "ferbench.testing", "ferbench.dataset_pack")
 
 
 def test_the_library_the_api_and_the_worker_never_import_the_application_shell() -> None:

@@ -48,6 +48,18 @@ def run_json(command: list[str], env: dict[str, str]) -> Any:
     return json.loads(done.stdout)
 
 
+def kill_tree(up: subprocess.Popen[str]) -> None:
+    """SIGKILL a launcher that is still running and everything below it (a failed test's cleanup)."""
+    if up.poll() is None:
+        for pid in descendants(up.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        up.kill()
+        up.wait()
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -91,7 +103,8 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if k not in ("FERBENCH_BROKER_URL", "MLFLOW_TRACKING_URI", "FERBENCH_DATABASE_URL")}
     api_port, mlflow_port = free_port(), free_port()
     env.update(FERBENCH_HOME=str(tmp_path / "home"), FERBENCH_DATA_DIR=str(tmp_path / "data"),
-               FERBENCH_API_PORT=str(api_port), FERBENCH_MLFLOW_PORT=str(mlflow_port), CUDA_VISIBLE_DEVICES="")
+               FERBENCH_API_PORT=str(api_port), FERBENCH_MLFLOW_PORT=str(mlflow_port), CUDA_VISIBLE_DEVICES="",
+               FERBENCH_SERVE_PORT=str(free_port()))
     write_face_folders(tmp_path / "data", "faces", n=140)  # tiny: the stack is under test, not training
     up = subprocess.Popen([sys.executable, "-m", "ferbench.cli.main", "up"], cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -126,7 +139,7 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert missing.returncode == 1 and "404" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
 
         children = descendants(up.pid)
-        assert len(children) >= 4  # redis, mlflow, worker (+ its pool), api
+        assert len(children) >= 5  # redis, mlflow, worker (+ its pool), serving process, api
         up.send_signal(signal.SIGINT)
         assert up.wait(90) == 0
         deadline = time.monotonic() + 10
@@ -141,11 +154,4 @@ def test_up_serves_one_submission_and_ctrl_c_stops_everything(tmp_path: Path) ->
         assert evaluated["run_id"] == status["mlflow_run_id"]
         assert evaluated["metrics"]["accuracy"] == pytest.approx(status["metrics"]["accuracy"])
     finally:
-        if up.poll() is None:
-            for pid in descendants(up.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            up.kill()
-            up.wait()
+        kill_tree(up)

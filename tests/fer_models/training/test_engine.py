@@ -5,6 +5,7 @@ Each training is tiny (cnn-small, 2-3 epochs, batch 32) to keep the file inside 
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -68,7 +69,20 @@ def test_cancel_after_epoch_2_then_resume_finishes_only_the_rest_in_the_same_run
     assert len(second.history["loss"]) == 3
     assert "test_accuracy" in run.data.metrics
     (keras_file,) = [f for f in client.list_artifacts(run.info.run_id, "model/data") if f.path.endswith(".keras")]
-    assert run.data.metrics["test_model_bytes"] == keras_file.file_size  # measured on the very file logged
+    assert run.data.metrics["model_bytes"] == keras_file.file_size  # measured on the very file logged
+    assert "test_train_seconds" not in run.data.metrics and run.data.metrics["train_seconds"] > 0
+    # MLflow 3: the model is the run's logged model with the final metrics linked to it; the data is its input.
+    (output,) = run.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.source_run_id == run.info.run_id and str(logged.status) in ("READY", "LoggedModelStatus.READY")
+    linked = {m.key: m for m in logged.metrics}
+    assert linked["test_accuracy"].value == pytest.approx(second.metrics["accuracy"])
+    assert linked["test_accuracy"].dataset_digest == second.dataset_fingerprint
+    (data,) = run.inputs.dataset_inputs
+    assert (data.dataset.name, data.dataset.digest) == (spec["dataset"], second.dataset_fingerprint)
+    assert json.loads(data.dataset.profile)["split_sizes"]["test"] > 0
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_a_tracking_failure_after_the_evaluation_carries_the_computed_metrics(
