@@ -230,6 +230,20 @@ const FB = (() => {
     return true;
   }
 
+  // A detail page's Cancel button: POST `${path}/cancel`, then show the answer and keep following it.
+  function wireCancel(path, doneText, render, follow) {
+    document.getElementById("cancel").addEventListener("click", async () => {
+      const answer = await api(`${path}/cancel`, { method: "POST" });
+      if (answer.ok) {
+        notice(doneText, "success");
+        render(answer.data);
+        follow();
+      } else {
+        notice(`Could not cancel: ${detailText(answer.data)}`, "error");
+      }
+    });
+  }
+
   function query() { return new URLSearchParams(window.location.search); }
 
   // The page's filters live in its address, so a view can be shared (never the key).
@@ -252,5 +266,5 @@ const FB = (() => {
   showKeyState();
 
   return { METRICS, LOWER_IS_BETTER, FINISHED, api, detailText, notice, el, fill, fmtMetric, fmtStd, fmtDuration, fmtTime,
-           shortId, metricLabel, badge, progressBar, poll, query, setQuery, fillSelect, isNumber, askForKey, showPlots };
+           shortId, metricLabel, badge, progressBar, poll, query, setQuery, fillSelect, isNumber, askForKey, showPlots, wireCancel };
 })();

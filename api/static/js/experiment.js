@@ -84,15 +84,6 @@
     return !finished || !plotsShown && Boolean(answer.data.mlflow_run_id);
   }
 
-  document.getElementById("cancel").addEventListener("click", async () => {
-    const answer = await api(`${path}/cancel`, { method: "POST" });
-    if (answer.ok) {
-      FB.notice("Cancellation requested.", "success");
-      render(answer.data);
-      follow();
-    } else {
-      FB.notice(`Could not cancel: ${FB.detailText(answer.data)}`, "error");
-    }
-  });
+  FB.wireCancel(path, "Cancellation requested.", render, follow);
   follow();
 })();

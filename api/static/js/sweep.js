@@ -104,15 +104,6 @@
     if (!polling) { polling = true; FB.poll(tick, POLL_MS); }
   }
 
-  document.getElementById("cancel").addEventListener("click", async () => {
-    const answer = await api(`${path}/cancel`, { method: "POST" });
-    if (answer.ok) {
-      FB.notice("Cancellation requested: no trial starts any more; running ones stop within a batch.", "success");
-      render(answer.data);
-      follow();
-    } else {
-      FB.notice(`Could not cancel: ${FB.detailText(answer.data)}`, "error");
-    }
-  });
+  FB.wireCancel(path, "Cancellation requested: no trial starts any more; running ones stop within a batch.", render, follow);
   follow();
 })();
