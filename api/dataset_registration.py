@@ -8,7 +8,6 @@ upload's size (BodySizeLimit) before any of it was stored.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import zipfile
@@ -69,17 +68,12 @@ def _kind_of(filename: str) -> str:
 
 
 def _local_clash(name: str, settings: Settings) -> str | None:
-    from fer_models.data.catalog import dataset_names
+    from fer_models.data.catalog import BUILTIN, dataset_names
 
-    if name in dataset_names(settings.data_dir) or name in ("fer2013", "synthetic"):
+    if name in dataset_names(settings.data_dir) or name in BUILTIN:
         return (f"dataset name {name!r} is taken by a local dataset (built in or in the server's data folder); "
                 "upload it under another name (--name, or the form field `name`)")
     return None
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _clash_message(name: str, existing: UploadedDataset, fingerprint: str) -> str:
@@ -108,7 +102,7 @@ def _decode(name: str, upload: Path, filename: str, work: Path):  # type: ignore
 def register_upload(session: Session, settings: Settings, stream: BinaryIO, filename: str,
                     requested_name: str | None) -> tuple[Registration, dict]:
     """Register the uploaded file; returns the registration and the data report (as a dict)."""
-    from fer_models.data.fingerprint import source_fingerprint
+    from fer_models.data.fingerprint import file_sha256, source_fingerprint
     from fer_models.data.layouts import SourceRef
     from fer_models.data.report import dataset_report
     from fer_models.tracking.dataset_store import store_cache
@@ -141,7 +135,7 @@ def register_upload(session: Session, settings: Settings, stream: BinaryIO, file
                                      "are stored in its artifact store")
         dataset, cache_file = _decode(name, upload, filename, work)
         report = dataset_report(dataset).to_dict()
-        digest = _sha256(cache_file)
+        digest = file_sha256(cache_file)
         stored = store_cache(settings.mlflow_tracking_uri, cache_file, name=name, fingerprint=fingerprint,
                              sha256=digest)
         row = UploadedDataset(name=name, fingerprint=fingerprint, kind=kind, filename=filename[:255],

@@ -34,7 +34,6 @@ def datasets(settings: Settings = Depends(get_settings_dep), session: Session = 
     with where each can be used."""
     from fer_models.data.catalog import list_datasets
 
-    uploaded = {row.name: _uploaded_out(row) for row in list_uploaded(session)}
     out = []
     for info in list_datasets(settings.data_dir, settings.cache_dir):
         data = info.to_dict()
@@ -42,7 +41,7 @@ def datasets(settings: Settings = Depends(get_settings_dep), session: Session = 
         built_in = info.name == "synthetic"
         out.append(DatasetOut(**data, origin="built-in" if built_in else "local",
                               usable_on=USABLE_BUILT_IN if built_in else USABLE_LOCAL))
-    return out + list(uploaded.values())
+    return out + [_uploaded_out(row) for row in list_uploaded(session)]
 
 
 @router.post("/datasets", response_model=DatasetUploadOut, status_code=201,

@@ -11,7 +11,8 @@ from fer_models.data.layouts import IMAGE_EXTENSIONS, SourceRef
 FINGERPRINT_VERSION = "1"
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's sha256, hex."""
     # A single-file source (CSV or zip) is keyed by its bytes: a copy elsewhere reuses the cache,
     # and sha256 runs at GB/s, so the 300 MB FER2013 CSV costs a fraction of a second.
     with open(path, "rb") as handle:
@@ -46,5 +47,5 @@ def source_fingerprint(ref: SourceRef, *, synthetic_key: str = "") -> str:
         body = _folder_digest(ref.path)
     else:
         assert ref.path is not None
-        body = _file_digest(ref.path)
+        body = file_sha256(ref.path)
     return hashlib.sha256(f"{FINGERPRINT_VERSION}|{ref.kind}|{body}".encode()).hexdigest()[:32]

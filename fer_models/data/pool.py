@@ -11,7 +11,6 @@ modification time, refreshed on each use; eviction runs under `<root>/.locks/poo
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import tempfile
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_models.data.fingerprint import file_sha256
 from fer_models.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,6 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 class DatasetPool:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root, self.max_bytes = Path(root), int(max_bytes)
@@ -72,7 +67,7 @@ class DatasetPool:
             self._make_room(size, keep=target)
             with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as staging:
                 fetched = fetch(Path(staging))
-                actual = sha256_of(fetched)
+                actual = file_sha256(fetched)
                 if actual != sha256:
                     raise DatasetError(f"the downloaded cache of dataset fingerprint {fingerprint} has sha256 "
                                        f"{actual}, not the registered {sha256}: the artifact store's copy is "
@@ -87,7 +82,7 @@ class DatasetPool:
         try:
             if target.stat().st_size != size:
                 return False
-            if sha256_of(target) != sha256:
+            if file_sha256(target) != sha256:
                 log.warning("%s does not match its checksum: fetching it again", target)
                 return False
             os.utime(target)  # used now: the last to be evicted
