@@ -85,24 +85,33 @@ class ModelRegistry:
         mv = with_retries(lambda: self.client.get_model_version(name, version), what="version lookup")
         return _version(mv, dict(registered.aliases or {}))
 
+    def _info(self, registered: Any) -> RegisteredInfo:
+        aliases = {a: str(v) for a, v in (registered.aliases or {}).items()}
+        versions = with_retries(lambda: list(self.client.search_model_versions(f"name = '{registered.name}'")),
+                                what="versions")
+        infos = sorted((_version(mv, aliases) for mv in versions), key=lambda v: int(v.version))
+        return RegisteredInfo(name=registered.name, aliases=aliases, versions=infos)
+
     def list(self) -> list[RegisteredInfo]:
-        out = []
-        for registered in with_retries(lambda: list(self.client.search_registered_models(max_results=1000)),
-                                       what="registered models"):
-            aliases = {a: str(v) for a, v in (registered.aliases or {}).items()}
-            versions = with_retries(lambda: list(self.client.search_model_versions(f"name = '{registered.name}'")),
-                                    what="versions")
-            infos = sorted((_version(mv, aliases) for mv in versions), key=lambda v: int(v.version))
-            out.append(RegisteredInfo(name=registered.name, aliases=aliases, versions=infos))
-        return sorted(out, key=lambda r: r.name)
+        registered = with_retries(lambda: list(self.client.search_registered_models(max_results=1000)),
+                                  what="registered models")
+        return sorted((self._info(r) for r in registered), key=lambda r: r.name)
 
     def resolve(self, name: str, ref: str) -> VersionInfo:
         """`ref` as an alias, a version number or an experiment id (its latest version); else UnknownModelRef."""
-        known = {r.name: r for r in self.list()}
-        registered = known.get(name)
-        if registered is None:
-            names = ", ".join(sorted(known)) or "none yet: promote an experiment with `ferbench promote ID`"
-            raise UnknownModelRef(f"no registered model {name!r}; registered models: {names}")
+        from mlflow.exceptions import MlflowException
+
+        # Only `name` is read (the serving process re-resolves its references every few seconds); the
+        # whole registry only when `name` is missing, to say what exists.
+        try:
+            registered = self._info(with_retries(lambda: self.client.get_registered_model(name),
+                                                 what="registered model lookup"))
+        except MlflowException as exc:
+            if getattr(exc, "error_code", None) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise
+            names = (", ".join(r.name for r in self.list())
+                     or "none yet: promote an experiment with `ferbench promote ID`")
+            raise UnknownModelRef(f"no registered model {name!r}; registered models: {names}") from None
         version = registered.aliases.get(ref)
         if version is None and ref.isdigit() and any(v.version == ref for v in registered.versions):
             version = ref

@@ -116,6 +116,11 @@ def test_bad_input_is_answered_and_the_process_carries_on(serve: TestClient) -> 
         answer = post(serve, files, **params)
         assert answer.status_code == status, (what, answer.text)
         assert words in answer.json()["detail"], (what, answer.json())
+    # An unknown registered model names the models that exist.
+    for name in ("no-such-model", "x/y"):
+        answer = serve.post("/predict", params={"name": name}, files=[("image", ("a.png", good))])
+        assert answer.status_code == 404, (name, answer.text)
+        assert NAME in answer.json()["detail"], answer.json()
     empty = post(serve, [("wall.png", encode(np.full((240, 320), 90, np.uint8)))])
     assert empty.status_code == 200 and empty.json()["images"][0]["faces"] == []
     frames = [Image.fromarray(photo()), Image.fromarray(np.zeros((480, 640), np.uint8))]
