@@ -10,8 +10,9 @@ Still one task at a time: the pool tells Celery it has `concurrency` processes, 
 `worker_prefetch_multiplier` x concurrency = 1 unacknowledged message, acks late) and the worker's semaphore
 admit one task, and the next message is fetched only once the previous task has returned. The spare imports
 nothing of TensorFlow before it runs a task; on a GPU the next task may start while the previous process spends
-its last second exiting, but it imports TensorFlow and loads its data (seconds) before it touches the device. Selected through `worker_pool` in worker/celery_app.py, so the
-documented command line (`-P prefork`, the default) is unchanged.
+its last second exiting, but it imports TensorFlow and loads its data (seconds) before it touches the device.
+Selected through `worker_pool` in worker/celery_app.py, so the documented command line (`-P prefork`, the
+default) is unchanged.
 """
 
 from __future__ import annotations
