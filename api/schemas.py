@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from fer_models.tracking.model_registry import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 from fer_models.vocabulary import Metric, Protocol, Status
 from ferbench.db.leaderboard import LeaderboardEntry
 
@@ -353,8 +354,8 @@ class DatasetUploadOut(BaseModel):
 
 class PromoteIn(BaseModel):
     experiment_id: str = Field(min_length=1, max_length=64, description="A succeeded experiment")
-    name: str = Field(default="fer-emotion", min_length=1, max_length=128, description="Registered model name")
-    alias: str = Field(default="champion", min_length=1, max_length=64, description="Alias moved onto the new version")
+    name: str = Field(default=DEFAULT_MODEL_NAME, min_length=1, max_length=128, description="Registered model name")
+    alias: str = Field(default=DEFAULT_ALIAS, min_length=1, max_length=64, description="Alias moved onto the new version")
 
 
 class ModelVersionOut(BaseModel):

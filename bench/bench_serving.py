@@ -33,9 +33,11 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from fer_models.tracking.model_registry import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
+
 TARGET_RATIO = 2.0
 TARGET_P95_MS = 30.0
-NAME = "fer-emotion"
+NAME = DEFAULT_MODEL_NAME
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -60,7 +62,7 @@ def _train_and_register(home: Path, tracking_uri: str, faces: int, epochs: int) 
     registry = ModelRegistry(tracking_uri)
     run_id = result.mlflow_run_id
     model_id = run_model_id(registry.client, run_id)
-    registry.register(name=NAME, source=f"models:/{model_id}", run_id=run_id, model_id=model_id, alias="champion",
+    registry.register(name=NAME, source=f"models:/{model_id}", run_id=run_id, model_id=model_id, alias=DEFAULT_ALIAS,
                       tags={"experiment_id": "bench"})
     logged = registry.client.get_run(run_id).data.metrics["test_accuracy"]
     dataset = load_dataset("faces", data_dir=home / "data", cache_dir=home / "cache", split_seed=spec.split_seed)
@@ -95,7 +97,7 @@ def _model_only_rate(tracking_uri: str, crops: np.ndarray, batches: int) -> floa
     from ferbench.serving.models import load_version
 
     registry = ModelRegistry(tracking_uri)
-    loaded = load_version(registry, registry.resolve(NAME, "champion"))
+    loaded = load_version(registry, registry.resolve(NAME, DEFAULT_ALIAS))
     loaded.predict(crops)
     best = 0.0
     for _ in range(batches):

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.deps import get_settings_dep, require_read_key
 from api.schemas import PredictOut, Problem
+from fer_models.tracking.model_registry import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
 from ferbench.settings import Settings
 
 router = APIRouter(tags=["predictions"])
@@ -40,8 +41,8 @@ def _client(request: Request) -> httpx.AsyncClient:
 async def predict(
     request: Request,
     settings: Settings = Depends(get_settings_dep),
-    model: str = Query("champion", max_length=128, description="Alias, version number or experiment id"),
-    name: str = Query("fer-emotion", max_length=128, description="Registered model name"),
+    model: str = Query(DEFAULT_ALIAS, max_length=128, description="Alias, version number or experiment id"),
+    name: str = Query(DEFAULT_MODEL_NAME, max_length=128, description="Registered model name"),
     annotate: bool = Query(False, description="Answer a PNG with boxes and labels drawn (one image)"),
     faces: str = Query("detect", pattern="^(detect|cropped)$",
                        description="detect: find faces; cropped: each image is one face"),
