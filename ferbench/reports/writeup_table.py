@@ -99,6 +99,9 @@ def deviations(spec: Mapping[str, Any], recipe_spec: Mapping[str, Any]) -> tuple
             words.append(f"stopped after {ours:g} min of training" if ours else "no time limit")
         elif key == "weights" and ours == "none":
             words.append(f"from scratch (recipe: {theirs} weights)")
+        elif key == "hyperparameters" and isinstance(ours, Mapping) and isinstance(theirs, Mapping):
+            words += [f"{name} {_short(ours.get(name))} (recipe {_short(theirs.get(name))})"
+                      for name in sorted(set(ours) | set(theirs)) if ours.get(name) != theirs.get(name)]
         else:
             words.append(f"{key} {_short(ours)} (recipe {_short(theirs)})")
     return words, quick

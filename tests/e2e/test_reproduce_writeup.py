@@ -25,7 +25,7 @@ def test_reproduce_writeup_quick_prints_the_writeups_figures_beside_ours_logs_an
     with live_api(home=Path(settings.home), database_url=settings.resolved_database_url,
                   broker_url=str(settings.broker_url), extra_env={"MLFLOW_TRACKING_URI": service.tracking_uri}) as api:
         done = subprocess.run(
-            [sys.executable, "-m", "ferbench.cli.main", "reproduce", "writeup", "--quick", "--seeds", "1",
+            [sys.executable, "-m", "ferbench.cli.main", "reproduce", "writeup", "--quick",  # one seed: the quick default
              "--epochs", "1", "--models", "cnn-lstm,cnn-small", "--dataset", DATASET, "--api-url", api.url,
              "--out", str(tmp_path / "out"), "--json", "--poll", "0.5"],
             cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -46,6 +46,15 @@ def test_a_quick_table_says_so_in_its_title_and_rows() -> None:
     assert render_png(report).startswith(b"\x89PNG")
 
 
+def test_a_changed_hyperparameter_is_named_with_the_recipe_value() -> None:
+    recipe_hp = resolved_settings("writeup-resnet50")["hyperparameters"]
+    hp = {**recipe_hp, "unfreeze_schedule": "0:all", "finetune_lr_factor": 1.0}
+    (row,) = build_report([member("writeup-resnet50", 0, 0.3, weights="none", hyperparameters=hp)],
+                          dataset="fer2013").rows
+    assert "unfreeze_schedule 0:all (recipe 5:3,10:9)" in row.deviations
+    assert "finetune_lr_factor 1.0 (recipe 0.1)" in row.deviations and not row.quick
+
+
 def test_mixing_quick_and_full_runs_labels_the_title_and_every_row_and_failures_are_shown() -> None:
     report = build_report([member("writeup-cnn-small", 0, 0.4),
                            member("writeup-cnn-medium", 0, 0.4, epochs=5),
