@@ -34,7 +34,8 @@ QUICK_IMAGENET_SIZE = 48
 QUICK_TRAINING_MINUTES = 45.0  # of the hour the whole quick table should take
 QUICK_MIN_RUN_MINUTES = 1.0
 QUICK_RULE = (f"epochs / {QUICK_EPOCH_DIVISOR} (at least 1; unfreeze schedules with them), "
-              f"ImageNet-based models at {QUICK_IMAGENET_SIZE} px, each run stopped after {QUICK_TRAINING_MINUTES:g} min / runs of training")
+              f"ImageNet-based models at {QUICK_IMAGENET_SIZE} px, "
+              f"each run stopped after {QUICK_TRAINING_MINUTES:g} min / runs of training")
 MAX_SEEDS = 10
 QUICK_SEEDS = 1  # three seeds of every model in the hour would each train too briefly to leave chance
 FULL_SEEDS = 3
