@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from fer_models.errors import SpecError
 from fer_models.models.schedule import ALL, parse_unfreeze_schedule
-from fer_models.training.recipes import Recipe, list_recipes
+from fer_models.training.recipes import Recipe, list_recipes, resolved_settings
 
 WRITEUP_TAG = "writeup"
 QUICK_EPOCH_DIVISOR = 10
@@ -93,6 +93,17 @@ def quick_schedule(text: str) -> str:
     return ",".join(scaled)
 
 
+def _schedule_override(schedule: str | None, *, quick: bool, scratch: bool) -> dict[str, Any] | None:
+    """The hyperparameters a planned run sets on the recipe's unfreeze schedule, if it changes it."""
+    if schedule is None:
+        return None
+    if scratch:
+        return dict(FROM_SCRATCH_SCHEDULE)
+    if quick and (scaled := quick_schedule(schedule)) != schedule:
+        return {"unfreeze_schedule": scaled}
+    return None
+
+
 def quick_budget_minutes(runs: int) -> float:
     return round(max(QUICK_MIN_RUN_MINUTES, QUICK_TRAINING_MINUTES / max(runs, 1)), 2)
 
@@ -112,7 +123,7 @@ def plan_runs(recipes: Sequence[Recipe], *, dataset: str, seeds: int, quick: boo
     for recipe in recipes:
         info = get_model_info(recipe.model)
         body: dict[str, Any] = {"recipe": recipe.name, "dataset": dataset}
-        schedule = {**info.defaults, **recipe.settings.get("hyperparameters", {})}.get("unfreeze_schedule")
+        scratch = weights == "none" and recipe.settings.get("weights", "none") != "none"
         if seeds > 1:
             body["repeats"] = seeds
         if quick:
@@ -121,13 +132,12 @@ def plan_runs(recipes: Sequence[Recipe], *, dataset: str, seeds: int, quick: boo
             if size is not None:
                 body["input_size"] = size
             body["time_budget_minutes"] = budget
-            if schedule and quick_schedule(schedule) != schedule:
-                body["hyperparameters"] = {"unfreeze_schedule": quick_schedule(schedule)}
         if epochs is not None:
             body["epochs"] = epochs
-        if weights == "none" and recipe.settings.get("weights", "none") != "none":
+        if scratch:
             body["weights"] = "none"
-            if schedule is not None:
-                body["hyperparameters"] = dict(FROM_SCRATCH_SCHEDULE)
+        schedule = resolved_settings(recipe.name)["hyperparameters"].get("unfreeze_schedule")
+        if hyperparameters := _schedule_override(schedule, quick=quick, scratch=scratch):
+            body["hyperparameters"] = hyperparameters
         planned.append(PlannedRun(recipe, body))
     return planned
